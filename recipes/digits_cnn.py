@@ -1,0 +1,31 @@
+"""digits-cnn: a Functional CNN with Dropout on scikit-learn's bundled 8x8 digits."""
+
+from zoo.manifest import TrainConfig
+from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_IMAGES
+from zoo.registry import register_recipe
+
+
+@register_recipe(
+    name="digits-cnn",
+    version=1,
+    description="Functional CNN (two conv blocks, Dropout) on scikit-learn's 8x8 digits.",
+    input_shape=(8, 8, 1),
+    dataset=DIGITS_IMAGES,
+    train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
+    builder_kwargs={"filters": [32, 64], "dropout": 0.3},
+    class_names=DIGIT_CLASSES,
+    style="functional",
+)
+def build(filters=(32, 64), dropout=0.3, num_classes=10):
+    from zoo.tf import keras
+
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = inputs
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        if i < len(filters) - 1:
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="digits_cnn")

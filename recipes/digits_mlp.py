@@ -1,0 +1,26 @@
+"""digits-mlp: a Sequential MLP on scikit-learn's bundled 8x8 digits."""
+
+from zoo.manifest import TrainConfig
+from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT
+from zoo.registry import register_recipe
+
+
+@register_recipe(
+    name="digits-mlp",
+    version=1,
+    description="Sequential MLP (64-128-64-10) on scikit-learn's 8x8 digits.",
+    input_shape=(64,),
+    dataset=DIGITS_FLAT,
+    train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
+    builder_kwargs={"hidden": [128, 64]},
+    class_names=DIGIT_CLASSES,
+    style="sequential",
+)
+def build(hidden=(128, 64), num_classes=10):
+    from zoo.tf import keras
+
+    layers = [keras.Input((64,), name="pixels")]
+    for i, width in enumerate(hidden):
+        layers.append(keras.layers.Dense(width, activation="relu", name=f"hidden_{i}"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="classes"))
+    return keras.Sequential(layers, name="digits_mlp")

@@ -1,0 +1,45 @@
+"""Environment and paths, read in one place (as huggingface_hub's ``constants`` does)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Fixed before TensorFlow is first imported: the oneDNN switch changes results at
+# the bit level, and the log level hides the CUDA/oneDNN banners (DESIGN.md).
+TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+MANIFEST_FILENAME = "zoo.json"
+MODEL_CARD_FILENAME = "README.md"
+SCHEMA_FILENAME = "schema.json"
+DEFAULT_SAVE_AT = (10, 50, 100)
+
+
+def zoo_home() -> Path:
+    """User-level state: ``$ZOO_HOME``, else ``$XDG_DATA_HOME/zoo``, else ``~/.local/share/zoo``."""
+    if "ZOO_HOME" in os.environ:
+        return Path(os.environ["ZOO_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "zoo"
+
+
+def bundled_manifests_dir() -> Path:
+    """The manifests that ship with the package (``manifests/`` in the source tree)."""
+    import zoo.manifests
+
+    return Path(zoo.manifests.__file__).parent
+
+
+def user_manifests_dir() -> Path:
+    """Where publish writes manifests when the bundled directory is read-only."""
+    return Path(os.environ.get("ZOO_MANIFESTS_DIR") or zoo_home() / "manifests")
+
+
+def manifest_dirs() -> list[Path]:
+    """Search order for ``NAME.json``: user-level entries shadow bundled ones."""
+    return [user_manifests_dir(), bundled_manifests_dir()]
+
+
+def default_hub_dir() -> Path:
+    """The local hub directory used by ``zoo hub serve`` and the main job."""
+    return Path(os.environ.get("ZOO_HUB_DIR") or zoo_home() / "hub")

@@ -1,0 +1,132 @@
+"""Fingerprints that catch what Keras misses when weights meet an architecture.
+
+* The **layout** of a ``.weights.h5`` file: every dataset path with its shape and
+  dtype, optimizer state excluded. Read with h5py alone (no TensorFlow).
+* The **architecture**: the model's config with auto-generated names removed,
+  so changed activations, wiring or layer order change the hash even when every
+  weight shape still fits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any, Union
+
+from zoo.errors import FileFormatError
+
+Layout = dict[str, tuple[tuple[int, ...], str]]
+_EXCLUDED_TOP_GROUPS = ("optimizer",)
+
+
+def _sha256_json(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
+    """Map each weight dataset in a Keras 3 weights file to ``(shape, dtype)``."""
+    import h5py
+
+    layout: Layout = {}
+    try:
+        with h5py.File(source, "r") as h5:
+
+            def visit(name: str, obj: Any) -> None:
+                if isinstance(obj, h5py.Dataset) and name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
+                    layout[name] = (tuple(int(d) for d in obj.shape), str(obj.dtype))
+
+            h5.visititems(visit)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise FileFormatError(
+            f"{source if not isinstance(source, io.BytesIO) else 'weights'}: not a readable HDF5 weights file ({exc})",
+            hint="The file is truncated, corrupted, or not a Keras weights file. Fetch it again or re-export it.",
+        ) from None
+    return layout
+
+
+def layout_sha256(layout: Layout) -> str:
+    return _sha256_json(sorted((path, list(shape), dtype) for path, (shape, dtype) in layout.items()))
+
+
+def layout_diff(expected: Layout, actual: Layout, limit: int = 5) -> list[str]:
+    """Human-readable first differences between two layouts (model vs file)."""
+    lines = []
+    for path in sorted(set(expected) | set(actual)):
+        want, got = expected.get(path), actual.get(path)
+        if want == got:
+            continue
+        if got is None:
+            lines.append(f"  {path}: model expects {_fmt(want)}, file has nothing")
+        elif want is None:
+            lines.append(f"  {path}: file has {_fmt(got)}, model has no such weight")
+        else:
+            lines.append(f"  {path}: model expects {_fmt(want)}, file has {_fmt(got)}")
+        if len(lines) >= limit:
+            lines.append("  …")
+            break
+    return lines
+
+
+def _fmt(entry: tuple[tuple[int, ...], str] | None) -> str:
+    if entry is None:
+        return "nothing"
+    shape, dtype = entry
+    return f"{list(shape)} {dtype}"
+
+
+# -- architecture (needs a built keras.Model; TensorFlow is already loaded then) ----------
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def architecture_config(model: Any) -> dict[str, Any]:
+    """The model's config plus each layer's config, auto-generated names replaced by positions."""
+    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    auto = {}
+    for i, layer in enumerate(layers):
+        if re.fullmatch(rf"{re.escape(_snake(type(layer).__name__))}(_\d+)?", layer.name):
+            auto[layer.name] = f"<layer {i}>"
+    if re.fullmatch(rf"{re.escape(_snake(type(model).__name__))}(_\d+)?|functional(_\d+)?|sequential(_\d+)?", model.name):
+        auto[model.name] = "<model>"
+
+    def scrub(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: scrub(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [scrub(v) for v in obj]
+        if isinstance(obj, str):
+            return auto.get(obj, obj)
+        return obj
+
+    try:
+        model_config = model.get_config()
+    except NotImplementedError:
+        model_config = None
+    return scrub(
+        {
+            "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "config": model_config,
+            "layers": [{"class": type(layer).__name__, "name": layer.name, "config": layer.get_config()} for layer in layers],
+        }
+    )
+
+
+def architecture_sha256(model: Any) -> str:
+    return _sha256_json(architecture_config(model))
+
+
+def model_layout(model: Any) -> Layout:
+    """The layout a weights file must have for ``model``, written by Keras itself in memory."""
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables={id(o) for o in skip})
+    store.close()
+    buffer.seek(0)
+    return read_layout(buffer)

@@ -1,0 +1,312 @@
+"""Manifest v1: the JSON that describes a trained model and every published epoch.
+
+This module owns the format: parse (JSON Schema, then consistency rules), typed
+access, and canonical dumps. It never imports TensorFlow. Manifests read from the
+network are untrusted, so every problem becomes a ``ManifestError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError
+
+SCHEMA_VERSION = 1
+WEIGHTS_FORMAT = "keras.weights.h5"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of an epoch, with the hash and size it must have on every hand-out."""
+
+    path: str
+    sha256: str
+    size: int
+    role: str  # "weights" | "resume"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class EpochEntry:
+    epoch: int
+    files: tuple[FileEntry, ...]
+    metrics: dict[str, float]
+    created_at: str
+    yanked: str | None = None
+
+    def file(self, role: str) -> FileEntry | None:
+        return next((f for f in self.files if f.role == role), None)
+
+    @property
+    def weights(self) -> FileEntry:
+        entry = self.file("weights")
+        assert entry is not None  # guaranteed by validation
+        return entry
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    splits: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class RecipeRef:
+    """Which recipe code (name + version + kwargs) builds the architecture."""
+
+    name: str
+    version: int
+    builder_kwargs: dict[str, Any]
+    input_shape: tuple[int, ...]
+    dataset: Dataset
+    train_config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Compat:
+    """What the weights need from the architecture and framework."""
+
+    format: str
+    keras: str
+    tensorflow: str
+    param_count: int
+    layout_sha256: str
+    architecture_sha256: str
+
+
+@dataclass(frozen=True)
+class HubRef:
+    repo_id: str
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    metric: str
+    mode: str  # "max" | "min"
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    schema_version: int
+    name: str
+    description: str
+    license: str
+    recipe: RecipeRef
+    compat: Compat
+    hub: HubRef | None
+    default_epoch: int
+    selection: dict[str, Selection]
+    epochs: tuple[EpochEntry, ...] = field(default_factory=tuple)
+
+    # -- access -------------------------------------------------------------------
+    @property
+    def epoch_numbers(self) -> list[int]:
+        return [e.epoch for e in self.epochs]
+
+    @property
+    def last_epoch(self) -> int:
+        return self.epochs[-1].epoch
+
+    @property
+    def best_epoch(self) -> int | None:
+        best = self.selection.get("best")
+        return best.epoch if best else None
+
+    def resolve_epoch(self, spec: int | str | None) -> EpochEntry:
+        """``None`` (the default epoch), an integer, ``"last"`` or ``"best"`` → the entry."""
+        if spec is None or spec == "default":
+            number = self.default_epoch
+        elif spec == "last":
+            number = self.last_epoch
+        elif spec == "best":
+            number = self.best_epoch if self.best_epoch is not None else self.default_epoch
+        else:
+            try:
+                number = int(spec)
+            except (TypeError, ValueError):
+                raise UnknownEpochError(
+                    f"{self.name}: {spec!r} is not an epoch",
+                    hint=f"Use an integer, 'last' or 'best'. Available epochs: {_fmt_epochs(self.epoch_numbers)}.",
+                ) from None
+        for entry in self.epochs:
+            if entry.epoch == number:
+                return entry
+        raise UnknownEpochError(
+            f"{self.name} has no epoch {number}",
+            hint=f"Available epochs: {_fmt_epochs(self.epoch_numbers)} (or 'last', 'best').",
+        )
+
+    # -- serialisation ------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["recipe"]["input_shape"] = list(self.recipe.input_shape)
+        for epoch in data["epochs"]:
+            for f in epoch["files"]:
+                if not f["optional"]:
+                    del f["optional"]
+        return data
+
+    def dumps(self) -> str:
+        """Canonical text: same manifest, same bytes (stable commits, stable hashes)."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def replace(self, **changes: Any) -> "Manifest":
+        return dataclasses.replace(self, **changes)
+
+
+def _fmt_epochs(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers)) if numbers else "(none)"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- parsing -------------------------------------------------------------------------
+@functools.cache
+def _validator():
+    import jsonschema
+
+    from zoo.constants import SCHEMA_FILENAME, bundled_manifests_dir
+
+    schema = json.loads((bundled_manifests_dir() / SCHEMA_FILENAME).read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(parts) -> str:
+    out = "$"
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def check_relpath(path: str, *, where: str = "path") -> str:
+    """Refuse a manifest path that is empty, absolute, uses backslashes or leaves the repo."""
+    if not isinstance(path, str) or not path:
+        raise UnsafePathError(f"{where}: empty path in manifest", hint="Paths must be relative, like 'epochs/e010/model.weights.h5'.")
+    bad = (
+        path.startswith("/")
+        or "\\" in path
+        or ":" in path
+        or any(ord(c) < 32 for c in path)
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    )
+    if bad or PurePosixPath(path).is_absolute():
+        raise UnsafePathError(
+            f"{where}: unsafe path {path!r} in manifest",
+            hint="Paths must be relative, use forward slashes and stay inside the repo (no '..'). "
+            "The manifest was refused; nothing was written.",
+        )
+    return path
+
+
+def parse(data: Any, *, source: str = "manifest") -> Manifest:
+    """Validate untrusted manifest data and return the typed manifest."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: a manifest must be a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"{source}: unknown schema_version {version!r} (this zoo reads version {SCHEMA_VERSION})",
+            hint="Upgrade zoo if the manifest is newer, or republish it.",
+        )
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ManifestError(f"{source}: {_json_path(first.absolute_path)}: {first.message}{more}")
+
+    epochs = []
+    for i, e in enumerate(data["epochs"]):
+        files = tuple(FileEntry(**f) for f in e["files"])
+        for j, f in enumerate(files):
+            check_relpath(f.path, where=f"{source}: $.epochs[{i}].files[{j}].path")
+        epochs.append(
+            EpochEntry(epoch=e["epoch"], files=files, metrics=dict(e["metrics"]), created_at=e["created_at"], yanked=e.get("yanked"))
+        )
+    _check_consistency(data, epochs, source)
+
+    r = data["recipe"]
+    return Manifest(
+        schema_version=version,
+        name=data["name"],
+        description=data["description"],
+        license=data["license"],
+        recipe=RecipeRef(
+            name=r["name"],
+            version=r["version"],
+            builder_kwargs=dict(r["builder_kwargs"]),
+            input_shape=tuple(r["input_shape"]),
+            dataset=Dataset(**r["dataset"]),
+            train_config=TrainConfig(**r["train_config"]),
+        ),
+        compat=Compat(**data["compat"]),
+        hub=HubRef(**data["hub"]) if data["hub"] is not None else None,
+        default_epoch=data["default_epoch"],
+        selection={k: Selection(**v) for k, v in data["selection"].items()},
+        epochs=tuple(epochs),
+    )
+
+
+def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> None:
+    numbers = [e.epoch for e in epochs]
+    for i in range(1, len(numbers)):
+        if numbers[i] <= numbers[i - 1]:
+            kind = "duplicate" if numbers[i] == numbers[i - 1] else "non-increasing"
+            raise ManifestError(f"{source}: $.epochs[{i}].epoch: {kind} epoch {numbers[i]} after {numbers[i - 1]}; epochs must strictly increase")
+    paths: set[str] = set()
+    for i, e in enumerate(epochs):
+        roles = [f.role for f in e.files]
+        if roles.count("weights") != 1:
+            raise ManifestError(f"{source}: $.epochs[{i}].files: needs exactly one file with role 'weights', found {roles.count('weights')}")
+        for f in e.files:
+            if f.path in paths:
+                raise ManifestError(f"{source}: $.epochs[{i}].files: path {f.path!r} is listed twice")
+            paths.add(f.path)
+    if data["default_epoch"] not in numbers:
+        raise ManifestError(f"{source}: $.default_epoch: {data['default_epoch']} is not one of the epochs {numbers}")
+    for key, sel in data["selection"].items():
+        if sel["epoch"] not in numbers:
+            raise ManifestError(f"{source}: $.selection.{key}.epoch: {sel['epoch']} is not one of the epochs {numbers}")
+
+
+def loads(text: str | bytes, *, source: str = "manifest") -> Manifest:
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{source}: not valid JSON ({exc})") from None
+    return parse(data, source=source)
+
+
+def load(path: Path) -> Manifest:
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc.strerror}") from None
+    return loads(text, source=str(path))
+
+
+def write(manifest: Manifest, path: Path) -> None:
+    """Write atomically, so a crash never leaves a half-written manifest."""
+    from zoo.fileio import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), manifest.dumps().encode())

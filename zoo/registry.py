@@ -1,0 +1,151 @@
+"""Recipes: code that builds an architecture and knows how to train and evaluate it.
+
+A recipe is registered with ``@register_recipe`` on its builder function, like timm's
+``@register_model``. Third-party packages add theirs through the ``zoo.recipes``
+entry-point group. Registering imports no TensorFlow: builders import Keras when
+they are called, so ``zoo list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from zoo.errors import UnknownModelError, UsageError
+from zoo.manifest import TrainConfig
+
+ENTRY_POINT_GROUP = "zoo.recipes"
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Preprocessed arrays for the fixed train/val/test splits of a dataset."""
+
+    train: tuple[Any, Any]
+    val: tuple[Any, Any]
+    test: tuple[Any, Any]
+
+    def get(self, split: str) -> tuple[Any, Any]:
+        if split not in ("train", "val", "test"):
+            raise UsageError(f"unknown split {split!r}", hint="Use one of: train, val, test.")
+        return getattr(self, split)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset that works offline: where it comes from, how it is split, how to load it."""
+
+    name: str
+    splits: dict[str, str]
+    load: Callable[[], Splits]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    version: int
+    description: str
+    builder: Callable[..., Any]
+    builder_kwargs: dict[str, Any]
+    input_shape: tuple[int, ...]
+    dataset: DatasetSpec
+    train: TrainConfig
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    selection_metric: str = "val/accuracy"
+    selection_mode: str = "max"
+    task: str = "classification"
+    class_names: tuple[str, ...] = ()
+    license: str = "apache-2.0"
+    save_at: tuple[int, ...] = (10, 50, 100)
+    style: str = ""  # "sequential" | "functional" | "subclassed": how the model is made
+    tags: tuple[str, ...] = field(default=())
+
+    def build(self, **overrides: Any) -> Any:
+        """A fresh, built, uncompiled model: the architecture the weights belong to."""
+        from zoo.tf import keras
+
+        kwargs = {**self.builder_kwargs, **overrides}
+        model = self.builder(**kwargs)
+        if not model.built:
+            model(keras.ops.zeros((1, *self.input_shape)))  # subclassed models build on first call
+        return model
+
+    def compile(self, model: Any) -> Any:
+        """Compile with the recipe's optimizer, loss and metrics (for training and evaluation)."""
+        from zoo.tf import keras
+
+        optimizer = keras.optimizers.get(
+            {"class_name": self.train.optimizer, "config": {"learning_rate": self.train.learning_rate}}
+        )
+        model.compile(optimizer=optimizer, loss=self.loss, metrics=list(self.metrics))
+        return model
+
+
+_RECIPES: dict[str, Recipe] = {}
+
+
+def register_recipe(
+    *,
+    name: str,
+    version: int,
+    description: str,
+    input_shape: tuple[int, ...],
+    dataset: DatasetSpec,
+    train: TrainConfig,
+    builder_kwargs: dict[str, Any] | None = None,
+    **options: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``builder`` as recipe ``name``. Returns the builder unchanged."""
+
+    def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
+        existing = _RECIPES.get(name)
+        if existing is not None and existing.builder.__qualname__ != builder.__qualname__:
+            raise ValueError(f"recipe {name!r} is already registered by {existing.builder.__module__}")
+        _RECIPES[name] = Recipe(
+            name=name,
+            version=version,
+            description=description,
+            builder=builder,
+            builder_kwargs=dict(builder_kwargs or {}),
+            input_shape=tuple(input_shape),
+            dataset=dataset,
+            train=train,
+            **options,
+        )
+        return builder
+
+    return decorator
+
+
+@functools.cache
+def _discover() -> None:
+    """Import the built-in recipes and every ``zoo.recipes`` entry point, once."""
+    importlib.import_module("zoo.recipes")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value != "zoo.recipes":
+            ep.load()
+
+
+def list_recipes() -> list[Recipe]:
+    _discover()
+    return [_RECIPES[k] for k in sorted(_RECIPES)]
+
+
+def get_recipe(name: str) -> Recipe:
+    _discover()
+    try:
+        return _RECIPES[name]
+    except KeyError:
+        raise UnknownModelError(f"no recipe named {name!r}", hint=suggest(name, list(_RECIPES))) from None
+
+
+def suggest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    if close:
+        return f"Did you mean: {', '.join(close)}? ('zoo list' shows everything.)"
+    return "Run 'zoo list' to see the available names."

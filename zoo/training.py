@@ -1,0 +1,232 @@
+"""Deterministic per-epoch training into a run directory, with exact resume.
+
+Run directory layout (a staged hub repo without its model card)::
+
+    RUN/zoo.json                        the run manifest (manifest v1, hub: null)
+    RUN/epochs/e010/model.weights.h5    weights only, what gets published
+    RUN/epochs/e010/resume.keras        full model with optimizer state
+
+Determinism (DESIGN.md): Keras reuses one shuffle permutation every epoch under a
+fixed seed, and never saves the Dropout seed-generator state. So we shuffle with
+``default_rng([seed, epoch])``, call ``fit`` one epoch at a time, and set every
+seed-generator state to ``[seed, epoch]`` at each epoch start. Resuming at any
+saved epoch then reproduces the uninterrupted run bit for bit.
+
+Files are written atomically and the manifest last, so a run killed at any moment
+never records a half-written file and stays resumable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from zoo import manifest as mf
+from zoo.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, check_weights_fit, load_resume_state, save_resume_state, save_weights
+from zoo.constants import MANIFEST_FILENAME
+from zoo.errors import IntegrityError, ManifestError, RunDirError, UsageError
+from zoo.fileio import sha256_file
+from zoo.registry import Recipe, get_recipe
+
+
+def epoch_dir(epoch: int) -> str:
+    return f"epochs/e{epoch:03d}"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    manifest: mf.Manifest
+    trained_epochs: list[int]
+
+
+def plan_save_at(save_at: Iterable[int] | None, epochs: int, recipe: Recipe) -> list[int]:
+    """The epochs to save: those asked for (or the recipe's) up to ``epochs``, always with the last."""
+    wanted = sorted(set(save_at if save_at is not None else recipe.save_at))
+    if any(e < 1 for e in wanted):
+        raise UsageError(f"--save-at must hold positive epochs, got {wanted}")
+    return sorted({e for e in wanted if e <= epochs} | {epochs})
+
+
+def train(
+    recipe: str | Recipe,
+    *,
+    epochs: int | None = None,
+    save_at: Iterable[int] | None = None,
+    out: Path | str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch_saved: Callable[[mf.EpochEntry], None] | None = None,
+) -> TrainResult:
+    """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``."""
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    epochs = epochs or recipe.train.epochs
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    run_dir = Path(out) if out is not None else Path("runs") / recipe.name
+    manifest_path = run_dir / MANIFEST_FILENAME
+    saves = plan_save_at(save_at, epochs, recipe)
+
+    from zoo.tf import keras
+
+    seed = recipe.train.seed
+    keras.utils.set_random_seed(seed)
+    model = recipe.compile(recipe.build())
+    previous: mf.Manifest | None = None
+    if resume:
+        previous = _check_resumable(run_dir, recipe)
+        if previous.last_epoch >= epochs:
+            raise UsageError(
+                f"{run_dir} already holds epoch {previous.last_epoch}; nothing to do for --epochs {epochs}",
+                hint="Pass a larger --epochs to train further.",
+            )
+        last = previous.epochs[-1]
+        resume_file = last.file("resume")
+        check_weights_fit(model, run_dir / last.weights.path)
+        load_resume_state(model, run_dir / resume_file.path)
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise RunDirError(
+            f"{run_dir} is not empty",
+            hint="Add --resume to continue that run, or choose another --out.",
+        )
+
+    base = _base_manifest(recipe, model, epochs, previous)
+    entries = list(previous.epochs) if previous else []
+    start = previous.last_epoch if previous else 0
+    splits = recipe.dataset.load()
+    x_train, y_train = splits.train
+    seed_states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(start + 1, epochs + 1), desc=recipe.name, unit="epoch", initial=start, total=epochs, disable=not progress)
+    trained = []
+    for epoch in bar:
+        for state in seed_states:
+            state.assign(np.array([seed, epoch], dtype=state.dtype))
+        order = np.random.default_rng([seed, epoch]).permutation(len(x_train))
+        history = model.fit(
+            x_train[order], y_train[order], batch_size=recipe.train.batch_size,
+            initial_epoch=epoch - 1, epochs=epoch, shuffle=False, verbose=0,
+        )
+        trained.append(epoch)
+        bar.set_postfix(loss=f"{history.history['loss'][-1]:.4f}")
+        if epoch in saves:
+            entry = _save_epoch(model, recipe, splits, run_dir, epoch)
+            entries.append(entry)
+            manifest = _with_epochs(base, recipe, entries)
+            mf.write(manifest, manifest_path)
+            if on_epoch_saved:
+                on_epoch_saved(entry)
+    bar.close()
+    return TrainResult(run_dir=run_dir, manifest=mf.load(manifest_path), trained_epochs=trained)
+
+
+def evaluate_splits(model: Any, splits: Any, names: Iterable[str] = ("train", "val", "test")) -> dict[str, float]:
+    """``model.evaluate`` on each split, as ``{"val/accuracy": …}``."""
+    metrics = {}
+    for split in names:
+        x, y = splits.get(split)
+        result = model.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
+        metrics.update({f"{split}/{k}": float(v) for k, v in sorted(result.items())})
+    return metrics
+
+
+def _save_epoch(model: Any, recipe: Recipe, splits: Any, run_dir: Path, epoch: int) -> mf.EpochEntry:
+    rel = epoch_dir(epoch)
+    weights, resume_state = run_dir / rel / WEIGHTS_FILENAME, run_dir / rel / RESUME_FILENAME
+    save_weights(model, weights)
+    save_resume_state(model, resume_state)
+    files = (
+        mf.FileEntry(path=f"{rel}/{WEIGHTS_FILENAME}", sha256=sha256_file(weights), size=weights.stat().st_size, role="weights"),
+        mf.FileEntry(path=f"{rel}/{RESUME_FILENAME}", sha256=sha256_file(resume_state), size=resume_state.stat().st_size, role="resume", optional=True),
+    )
+    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate_splits(model, splits), created_at=mf.utc_now())
+
+
+def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
+    from zoo.fingerprint import architecture_sha256
+    from zoo.tf import keras, tf
+
+    from zoo.fingerprint import layout_sha256, model_layout
+
+    return mf.Manifest(
+        schema_version=mf.SCHEMA_VERSION,
+        name=previous.name if previous else recipe.name,
+        description=recipe.description,
+        license=recipe.license,
+        recipe=mf.RecipeRef(
+            name=recipe.name,
+            version=recipe.version,
+            builder_kwargs=recipe.builder_kwargs,
+            input_shape=recipe.input_shape,
+            dataset=mf.Dataset(name=recipe.dataset.name, splits=dict(recipe.dataset.splits)),
+            train_config=mf.TrainConfig(**{**recipe.train.__dict__, "epochs": epochs}),
+        ),
+        compat=mf.Compat(
+            format=mf.WEIGHTS_FORMAT,
+            keras=keras.__version__,
+            tensorflow=tf.__version__,
+            param_count=int(model.count_params()),
+            layout_sha256=layout_sha256(model_layout(model)),
+            architecture_sha256=architecture_sha256(model),
+        ),
+        hub=None,
+        default_epoch=1,
+        selection={},
+    )
+
+
+def _with_epochs(base: mf.Manifest, recipe: Recipe, entries: list[mf.EpochEntry]) -> mf.Manifest:
+    """Fill in the epochs, the default (last) epoch and the best one by the recipe's metric."""
+    scored = [e for e in entries if recipe.selection_metric in e.metrics]
+    selection = {}
+    if scored:
+        pick = max if recipe.selection_mode == "max" else min
+        best = pick(scored, key=lambda e: e.metrics[recipe.selection_metric])
+        selection["best"] = mf.Selection(metric=recipe.selection_metric, mode=recipe.selection_mode, epoch=best.epoch)
+    return base.replace(epochs=tuple(entries), default_epoch=entries[-1].epoch, selection=selection)
+
+
+def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
+    """Refuse, without touching anything, a run dir that is missing, foreign or damaged."""
+    path = run_dir / MANIFEST_FILENAME
+    if not path.is_file():
+        raise RunDirError(f"nothing to resume in {run_dir}: no {MANIFEST_FILENAME}", hint="Drop --resume to start a new run there.")
+    try:
+        previous = mf.load(path)
+    except ManifestError as exc:
+        raise RunDirError(f"cannot resume {run_dir}: its run manifest is damaged: {exc.message}") from None
+    ref = previous.recipe
+    if (ref.name, ref.version) != (recipe.name, recipe.version):
+        raise RunDirError(
+            f"cannot resume {run_dir}: it belongs to recipe {ref.name} v{ref.version}, not {recipe.name} v{recipe.version}",
+            hint=f"Resume it with 'zoo train {ref.name} --resume --out {run_dir}', or choose another --out.",
+        )
+    if ref.builder_kwargs != recipe.builder_kwargs or ref.train_config.seed != recipe.train.seed:
+        raise RunDirError(f"cannot resume {run_dir}: its builder kwargs or seed differ from recipe {recipe.name} v{recipe.version}")
+    for entry in previous.epochs:
+        for f in entry.files:
+            verify_file(run_dir / f.path, f, missing_ok=False)
+    if previous.epochs[-1].file("resume") is None:
+        raise RunDirError(f"cannot resume {run_dir}: epoch {previous.last_epoch} has no resume state")
+    return previous
+
+
+def verify_file(path: Path, entry: mf.FileEntry, *, missing_ok: bool = False) -> bool:
+    """Check size then sha256 of a local file against its manifest entry."""
+    if not path.is_file():
+        if missing_ok:
+            return False
+        raise RunDirError(f"{path} is listed in the run manifest but missing", hint="Restore the file, or start a new run.")
+    size = path.stat().st_size
+    if size != entry.size:
+        raise IntegrityError(str(path), expected=f"{entry.size} bytes", actual=f"{size} bytes", what="size",
+                             hint="The file was changed or truncated after it was recorded; nothing was modified.")
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise IntegrityError(str(path), expected=entry.sha256, actual=actual, hint="The file was changed after it was recorded; nothing was modified.")
+    return True
