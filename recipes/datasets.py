@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
-
 from zoo.registry import DatasetSpec, Splits
 
 _SPLIT_SEED = 20240601
 
 
-def _split(x: np.ndarray, y: np.ndarray, n_val: int, n_test: int) -> Splits:
+def _split(x, y, n_val: int, n_test: int) -> Splits:
     """One seeded permutation, cut into train / val / test. Same arrays in every process."""
+    import numpy as np
+
     order = np.random.default_rng(_SPLIT_SEED).permutation(len(x))
     x, y = x[order], y[order]
     n_train = len(x) - n_val - n_test

@@ -111,3 +111,6 @@ class FileFormatError(ZooError):
     """A weights or model file is unreadable, truncated, or unsafe."""
 
     exit_code = 16
+
+
+__all__ = [name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, ZooError)]

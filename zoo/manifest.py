@@ -157,8 +157,7 @@ class Manifest:
 
     # -- serialisation ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["recipe"]["input_shape"] = list(self.recipe.input_shape)
+        data = _jsonable(dataclasses.asdict(self))
         for epoch in data["epochs"]:
             for f in epoch["files"]:
                 if not f["optional"]:
@@ -171,6 +170,14 @@ class Manifest:
 
     def replace(self, **changes: Any) -> "Manifest":
         return dataclasses.replace(self, **changes)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
 
 
 def _fmt_epochs(numbers: list[int]) -> str:

@@ -1,0 +1,126 @@
+"""Deterministic per-epoch training, exact resume, and refusals that never damage a run dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import tree_digest
+
+from zoo import manifest as mf
+from zoo.errors import IntegrityError, RunDirError, UsageError
+from zoo.training import plan_save_at, train
+from zoo.registry import get_recipe
+
+
+def _weights(run: Path) -> dict[int, bytes]:
+    m = mf.load(run / "zoo.json")
+    return {e.epoch: (run / e.weights.path).read_bytes() for e in m.epochs}
+
+
+def test_plan_save_at_always_keeps_the_last_epoch():
+    recipe = get_recipe("digits-mlp")
+    assert plan_save_at(None, 100, recipe) == [10, 50, 100]
+    assert plan_save_at(None, 3, recipe) == [3]
+    assert plan_save_at([1, 5, 2], 4, recipe) == [1, 2, 4]
+    with pytest.raises(UsageError):
+        plan_save_at([0], 4, recipe)
+
+
+def test_run_dir_has_weights_resume_state_metrics_and_manifest(small_runs):
+    run = small_runs["digits-cnn"]
+    m = mf.load(run / "zoo.json")
+    assert m.epoch_numbers == [1, 2] and m.default_epoch == 2 and m.hub is None
+    assert m.selection["best"].metric == "val/accuracy" and m.selection["best"].epoch in (1, 2)
+    for e in m.epochs:
+        assert {f.role for f in e.files} == {"weights", "resume"}
+        for split in ("train", "val", "test"):
+            assert 0.0 <= e.metrics[f"{split}/accuracy"] <= 1.0 and e.metrics[f"{split}/loss"] > 0
+        for f in e.files:
+            assert (run / f.path).stat().st_size == f.size
+    import h5py
+
+    with h5py.File(run / m.epochs[0].weights.path) as h5:
+        assert "optimizer" not in h5, "published weights must not carry optimizer state"
+    assert m.compat.param_count == 19466 and m.recipe.train_config.epochs == 2
+
+
+def test_weights_are_byte_identical_across_processes(small_runs, tmp_path):
+    """A second, separate process with the same recipe and seed writes the same bytes."""
+    out = tmp_path / "again"
+    code = f"from zoo.training import train; train('digits-cnn', epochs=2, save_at=[1, 2], out={str(out)!r}, progress=False)"
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+    assert _weights(out) == _weights(small_runs["digits-cnn"])
+
+
+@pytest.mark.parametrize("name", ["digits-cnn", "mnist-lenet"])  # both have Dropout
+def test_resume_is_byte_identical_to_an_uninterrupted_run(name, small_runs, tmp_path):
+    run = tmp_path / "run"
+    train(name, epochs=1, save_at=[1], out=run, progress=False)
+    result = train(name, epochs=2, out=run, resume=True, progress=False)
+    assert result.trained_epochs == [2]
+    assert _weights(run) == _weights(small_runs[name])
+    assert mf.load(run / "zoo.json").epoch_numbers == [1, 2]
+
+
+def test_resume_refuses_a_run_of_another_recipe(small_runs):
+    run = small_runs["digits-mlp"]
+    before = tree_digest(run)
+    with pytest.raises(RunDirError, match="belongs to recipe digits-mlp"):
+        train("digits-cnn", epochs=3, out=run, resume=True, progress=False)
+    assert tree_digest(run) == before
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_resume_refuses_a_corrupted_run_and_changes_nothing(damage, small_runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(small_runs["digits-mlp"], run)
+    target = run / "epochs/e002/resume.keras"
+    data = bytearray(target.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+    elif damage == "truncate":
+        target.write_bytes(bytes(data[:100]))
+    else:
+        target.unlink()
+    before = tree_digest(run)
+    with pytest.raises((IntegrityError, RunDirError), match="resume.keras"):
+        train("digits-mlp", epochs=3, out=run, resume=True, progress=False)
+    assert tree_digest(run) == before
+
+
+def test_resume_refuses_a_damaged_run_manifest(small_runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(small_runs["digits-mlp"], run)
+    (run / "zoo.json").write_text('{"schema_version": 1, "name": ')
+    before = tree_digest(run)
+    with pytest.raises(RunDirError, match="damaged"):
+        train("digits-mlp", epochs=3, out=run, resume=True, progress=False)
+    assert tree_digest(run) == before
+
+
+def test_training_into_a_non_empty_dir_without_resume_is_refused(small_runs):
+    run = small_runs["digits-mlp"]
+    before = tree_digest(run)
+    with pytest.raises(RunDirError, match="--resume"):
+        train("digits-mlp", epochs=2, out=run, progress=False)
+    assert tree_digest(run) == before
+
+
+def test_resume_with_nothing_left_to_train_is_a_usage_error(small_runs):
+    with pytest.raises(UsageError, match="already holds epoch 2"):
+        train("digits-mlp", epochs=2, out=small_runs["digits-mlp"], resume=True, progress=False)
+
+
+def test_resume_without_a_run_is_refused(tmp_path):
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        train("digits-mlp", epochs=2, out=tmp_path / "none", resume=True, progress=False)

@@ -1,0 +1,134 @@
+"""Rich tables and JSON-ready dicts for the CLI. Presentation only; no TensorFlow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.manifest import Manifest
+from zoo.registry import Recipe
+
+_KEY_METRICS = ("val/accuracy", "test/accuracy", "train/loss", "val/loss")
+
+
+def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+    return {
+        "name": recipe.name,
+        "version": recipe.version,
+        "style": recipe.style,
+        "task": recipe.task,
+        "description": recipe.description,
+        "input_shape": list(recipe.input_shape),
+        "builder_kwargs": recipe.builder_kwargs,
+        "dataset": {"name": recipe.dataset.name, "splits": recipe.dataset.splits},
+        "train_config": dict(recipe.train.__dict__),
+        "save_at": list(recipe.save_at),
+        "selection": {"metric": recipe.selection_metric, "mode": recipe.selection_mode},
+    }
+
+
+def model_summary(m: Manifest) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "recipe": f"{m.recipe.name}@v{m.recipe.version}",
+        "repo_id": m.hub.repo_id if m.hub else None,
+        "revision": m.hub.revision if m.hub else None,
+        "epochs": m.epoch_numbers,
+        "default_epoch": m.default_epoch,
+        "best_epoch": m.best_epoch,
+        "best_metrics": m.resolve_epoch("best").metrics,
+    }
+
+
+def recipes_table(recipes: list[Recipe], models: list[Manifest]):
+    from rich.table import Table
+
+    published = {}
+    for m in models:
+        published.setdefault(m.recipe.name, []).append(m.name)
+    table = Table(title="Recipes", title_justify="left")
+    for col in ("name", "version", "style", "dataset", "input", "published as"):
+        table.add_column(col)
+    for r in recipes:
+        table.add_row(r.name, str(r.version), r.style, r.dataset.name, "×".join(map(str, r.input_shape)), ", ".join(published.get(r.name, [])) or "-")
+    return table
+
+
+def models_table(models: list[Manifest]):
+    from rich.table import Table
+
+    table = Table(title="Published models", title_justify="left")
+    for col in ("name", "recipe", "repo", "revision", "epochs", "best", "best val/accuracy"):
+        table.add_column(col)
+    for m in models:
+        best = m.resolve_epoch("best")
+        table.add_row(
+            m.name,
+            f"{m.recipe.name} v{m.recipe.version}",
+            m.hub.repo_id if m.hub else "-",
+            (m.hub.revision or "-")[:10] if m.hub else "-",
+            ", ".join(map(str, m.epoch_numbers)),
+            str(best.epoch),
+            _fmt(best.metrics.get("val/accuracy")),
+        )
+    if not models:
+        table.add_row("(none yet: 'zoo publish' a run)", "", "", "", "", "", "")
+    return table
+
+
+def recipe_panel(r: Recipe):
+    from rich.panel import Panel
+
+    lines = [
+        r.description,
+        f"version {r.version} · {r.style} · task {r.task} · input {list(r.input_shape)}",
+        f"builder kwargs {r.builder_kwargs}",
+        f"dataset {r.dataset.name}: " + "; ".join(f"{k}: {v}" for k, v in r.dataset.splits.items()),
+        f"train {r.train.optimizer} lr={r.train.learning_rate} batch={r.train.batch_size} epochs={r.train.epochs} seed={r.train.seed}, save at {list(r.save_at)}",
+        "no published weights yet: 'zoo train' it, then 'zoo publish'.",
+    ]
+    return Panel("\n".join(lines), title=f"recipe {r.name}", title_align="left")
+
+
+def manifest_header(m: Manifest):
+    from rich.panel import Panel
+
+    where = f"{m.hub.repo_id}@{m.hub.revision or '(unpinned)'}" if m.hub else "not published (a local run)"
+    lines = [
+        m.description,
+        f"recipe {m.recipe.name} v{m.recipe.version} · kwargs {m.recipe.builder_kwargs} · {m.compat.param_count:,} params",
+        f"hub {where}",
+        f"keras {m.compat.keras} · tensorflow {m.compat.tensorflow} · license {m.license}",
+    ]
+    return Panel("\n".join(lines), title=m.name, title_align="left")
+
+
+def epochs_table(m: Manifest):
+    from rich.table import Table
+
+    names = [k for k in _KEY_METRICS if any(k in e.metrics for e in m.epochs)]
+    if not names:  # a recipe with other metrics (e.g. a detector): show them all
+        names = sorted({k for e in m.epochs for k in e.metrics})
+    table = Table(title=f"{m.name}: epochs", title_justify="left")
+    table.add_column("epoch", justify="right")
+    table.add_column("")
+    for name in names:
+        table.add_column(name, justify="right", overflow="fold")
+    table.add_column("weights", justify="right")
+    for e in m.epochs:
+        marks = [mark for mark, epoch in (("best", m.best_epoch), ("last", m.last_epoch)) if epoch == e.epoch]
+        if e.yanked:
+            marks.append(f"yanked: {e.yanked}")
+        table.add_row(str(e.epoch), ", ".join(marks), *(_fmt(e.metrics.get(n)) for n in names), _size(e.weights.size))
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
