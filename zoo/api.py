@@ -6,14 +6,59 @@ Heavy modules (numpy, TensorFlow) are imported inside the functions that need th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from zoo.catalog import find_manifest as get_manifest
 from zoo.catalog import list_models
 from zoo.registry import get_recipe, list_recipes, register_recipe
 
 if TYPE_CHECKING:
+    from zoo import manifest as mf
+    from zoo.hub import FetchedFile
+    from zoo.publishing import PublishResult
     from zoo.training import TrainResult
+
+
+def get_manifest(name: str, revision: str | None = None) -> "mf.Manifest":
+    """The manifest of a bundled model, ``ORG/NAME``, ``hf://ORG/NAME@REV`` or a run directory."""
+    from zoo.hub import get_manifest as _get
+
+    return _get(name, revision)
+
+
+def fetch(
+    name: str,
+    epochs: Iterable[int | str] | int | str | None = None,
+    *,
+    revision: str | None = None,
+    all_epochs: bool = False,
+    include_resume: bool = False,
+    dry_run: bool = False,
+) -> list["FetchedFile"]:
+    """Download (or find in the HF cache) and verify epoch files; returns their local paths."""
+    from zoo.hub import fetch as _fetch
+
+    manifest = get_manifest(name, revision)
+    if all_epochs:
+        entries = list(manifest.epochs)
+    else:
+        specs = [epochs] if epochs is None or isinstance(epochs, (int, str)) else list(epochs)
+        entries = list({e.epoch: e for e in (manifest.resolve_epoch(s) for s in specs)}.values())
+    roles = ("weights", "resume") if include_resume else ("weights",)
+    return _fetch(manifest, entries, roles=roles, dry_run=dry_run)
+
+
+def load_pretrained(name: str, epoch: int | str | None = None, revision: str | None = None, *, compile: bool = False) -> Any:
+    """A ready ``keras.Model`` with ``epoch``'s weights (see ``zoo.loading.load_pretrained``)."""
+    from zoo.loading import load_pretrained as _load
+
+    return _load(name, epoch, revision, compile=compile)
+
+
+def evaluate(name: str, epoch: int | str | None = None, revision: str | None = None, *, split: str = "test") -> dict[str, Any]:
+    """Measure an epoch on the recipe's split, beside its published metrics."""
+    from zoo.loading import evaluate as _evaluate
+
+    return _evaluate(name, epoch, revision, split=split)
 
 
 def train(
@@ -31,4 +76,22 @@ def train(
     return _train(recipe, epochs=epochs, save_at=save_at, out=out, resume=resume, progress=progress)
 
 
-__all__ = ["get_manifest", "get_recipe", "list_models", "list_recipes", "register_recipe", "train"]
+def publish(
+    run_dir: Path | str,
+    repo_id: str,
+    *,
+    hub_dir: Path | str | None = None,
+    name: str | None = None,
+    manifests_dir: Path | str | None = None,
+    include_resume: bool = True,
+) -> "PublishResult":
+    """Publish a run as one commit to a local hub dir or the Hub, and pin a manifest to it."""
+    from zoo.publishing import publish as _publish
+
+    return _publish(run_dir, repo_id, hub_dir=hub_dir, name=name, manifests_dir=manifests_dir, include_resume=include_resume)
+
+
+__all__ = [
+    "evaluate", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
+    "load_pretrained", "publish", "register_recipe", "train",
+]

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from zoo.errors import UsageError, ZooError
+from zoo.errors import HubError, UsageError, ZooError
 
 app = typer.Typer(
     help="A pretrained-checkpoint zoo for TensorFlow/Keras, with a real epoch axis.",
@@ -130,6 +130,131 @@ def train_command(
     console = _console()
     console.print(f"run directory: [bold]{result.run_dir}[/]")
     console.print(render.epochs_table(result.manifest))
+
+
+# -- publish / fetch / evaluate --------------------------------------------------------
+@app.command("publish")
+@handle_errors
+def publish_command(
+    run_dir: Path = typer.Argument(..., help="A run directory written by 'zoo train'."),
+    repo: str = typer.Option(..., "--repo", help="Target repo, ORG/NAME."),
+    hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="Publish to this local hub directory (git + git-lfs) instead of HF_ENDPOINT."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model name for manifests/NAME.json (default: the repo name)."),
+    manifests_dir: Optional[Path] = typer.Option(None, "--manifests-dir", help="Where to write NAME.json (default: the bundled manifests, or the user's if read-only)."),
+    no_resume_state: bool = typer.Option(False, "--no-resume-state", help="Publish weights only, without the optional resume state."),
+    as_json: bool = typer.Option(False, "--json", help="Print the pinned manifest as JSON."),
+) -> None:
+    """Check a run and publish it as ONE commit with a tag per epoch; pin manifests/NAME.json to it."""
+    from zoo import api
+
+    result = api.publish(run_dir, repo, hub_dir=hub_dir, name=name, manifests_dir=manifests_dir, include_resume=not no_resume_state)
+    if as_json:
+        _print_json({"commit": result.commit, "manifest_path": str(result.manifest_path), "manifest": result.manifest.to_dict()})
+        return
+    console = _console()
+    console.print(f"published [bold]{repo}[/] @ {result.commit} to {result.target}")
+    console.print(f"epochs {', '.join(map(str, result.manifest.epoch_numbers))} (tags epoch-N); manifest: {result.manifest_path}")
+
+
+def _epoch_specs(epochs: list[str]) -> list[int | str]:
+    return [int(e) if e.isdigit() else e for e in epochs]
+
+
+@app.command("fetch")
+@handle_errors
+def fetch_command(
+    name: str = typer.Argument(..., help="NAME, ORG/NAME or hf://ORG/NAME@REV."),
+    epoch: list[str] = typer.Option([], "--epoch", "-e", help="An epoch number, 'last' or 'best'; repeat for several. Default: the model's default epoch."),
+    all_epochs: bool = typer.Option(False, "--all", help="Every published epoch."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit (overrides the pinned one)."),
+    with_resume: bool = typer.Option(False, "--with-resume", help="Also fetch the resume state (optimizer included)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be downloaded, download nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Download epochs into the HF cache, verify their sha256 and size, print the local paths."""
+    from zoo import api
+
+    if all_epochs and epoch:
+        raise UsageError("--all and --epoch cannot be combined")
+    specs = [e for part in epoch for e in part.split(",") if e]
+    files = api.fetch(name, _epoch_specs(specs) or None, revision=revision, all_epochs=all_epochs, include_resume=with_resume, dry_run=dry_run)
+    if as_json:
+        _print_json([{**f.__dict__, "local_path": str(f.local_path) if f.local_path else None} for f in files])
+        return
+    for f in files:
+        if dry_run:
+            state = "cached" if f.cached else "to download"
+            sys.stdout.write(f"epoch {f.epoch} {f.role}: {f.path_in_repo} ({f.size:,} bytes, {state})\n")
+        else:
+            sys.stdout.write(f"{f.local_path}\n")
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_command(
+    name: str = typer.Argument(..., help="NAME, ORG/NAME, hf://ORG/NAME@REV or a run directory."),
+    epoch: str = typer.Option("default", "--epoch", "-e", help="An epoch number, 'last' or 'best'."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Load an epoch and measure it on the recipe's data, beside the published metrics."""
+    from zoo import api, render
+
+    result = api.evaluate(name, _epoch_specs([epoch])[0], revision, split=split)
+    if as_json:
+        _print_json(result)
+        return
+    _console().print(render.evaluation_table(result))
+
+
+# -- the local hub -----------------------------------------------------------------------
+hub_app = typer.Typer(help="The local hub: git + git-lfs repositories served by olah.", no_args_is_help=True)
+app.add_typer(hub_app, name="hub")
+
+
+@hub_app.command("serve")
+@handle_errors
+def hub_serve_command(
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Hub directory (default: $ZOO_HUB_DIR or ~/.local/share/zoo/hub)."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port on 127.0.0.1 (default: a free one)."),
+) -> None:
+    """Serve a local hub directory with olah (offline) until interrupted."""
+    import time
+
+    from zoo.constants import default_hub_dir
+    from zoo.localhub import HubServer
+
+    with HubServer(directory or default_hub_dir(), port) as server:
+        sys.stdout.write(f"HF_ENDPOINT={server.endpoint}\n")
+        sys.stdout.flush()
+        _console(stderr=True).print(f"serving {server.hub_dir} (Ctrl-C to stop); use: export HF_ENDPOINT={server.endpoint}")
+        while server.alive:
+            time.sleep(0.5)
+        raise HubError(f"olah stopped unexpectedly:\n{server.log_tail()}")
+
+
+@hub_app.command("build")
+@handle_errors
+def hub_build_command(
+    recipes: Optional[list[str]] = typer.Argument(None, help="Recipes to build (default: all)."),
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Hub directory (default: $ZOO_HUB_DIR or ~/.local/share/zoo/hub)."),
+    epochs: int = typer.Option(100, "--epochs", min=1, help="Epochs to train each recipe."),
+    save_at: str = typer.Option("10,50,100", "--save-at", help="Epochs to publish."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the training runs live (reused when complete)."),
+    org: str = typer.Option("zoo", "--org", help="Repo organisation."),
+    manifests_dir: Optional[Path] = typer.Option(None, "--manifests-dir", help="Where to write NAME.json."),
+) -> None:
+    """Build the reference zoo: train every recipe and publish it to the local hub."""
+    from zoo.constants import default_hub_dir
+    from zoo.reference import build_reference_zoo
+
+    console = _console()
+    build_reference_zoo(
+        directory or default_hub_dir(), recipes=recipes or None, epochs=epochs,
+        save_at=_parse_int_list(save_at, "--save-at") or [], runs_dir=runs_dir, org=org, manifests_dir=manifests_dir,
+        on_published=lambda r: console.print(f"published {r.manifest.hub.repo_id} @ {r.commit[:12]} epochs {r.manifest.epoch_numbers} → {r.manifest_path}"),
+    )
 
 
 def main() -> None:

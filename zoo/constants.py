@@ -43,3 +43,26 @@ def manifest_dirs() -> list[Path]:
 def default_hub_dir() -> Path:
     """The local hub directory used by ``zoo hub serve`` and the main job."""
     return Path(os.environ.get("ZOO_HUB_DIR") or zoo_home() / "hub")
+
+
+# -- huggingface_hub conventions, read at call time (tests and users may change them) --
+DEFAULT_ENDPOINT = "https://huggingface.co"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def hf_endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def hf_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def hf_token() -> str | None:
+    return os.environ.get("HF_TOKEN") or None
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds): fixes timestamps in manifests and commits."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    return int(value) if value and value.isdigit() else None

@@ -185,7 +185,12 @@ def _fmt_epochs(numbers: list[int]) -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now, or ``SOURCE_DATE_EPOCH`` when set, so a rebuilt run writes the same manifest."""
+    from zoo.constants import source_date_epoch
+
+    fixed = source_date_epoch()
+    when = datetime.fromtimestamp(fixed, timezone.utc) if fixed is not None else datetime.now(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- parsing -------------------------------------------------------------------------

@@ -132,3 +132,16 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def evaluation_table(result: dict[str, Any]):
+    from rich.table import Table
+
+    table = Table(title=f"{result['name']} epoch {result['epoch']} on {result['split']}", title_justify="left")
+    for col in ("metric", "measured", "published", "difference"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    for key, value in result["measured"].items():
+        published = result["published"].get(key)
+        diff = "-" if published is None else f"{value - published:+.2e}"
+        table.add_row(key, _fmt(value), _fmt(published), diff)
+    return table
