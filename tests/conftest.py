@@ -10,6 +10,9 @@ import pytest
 from zoo.constants import TF_ENV
 
 os.environ.update(TF_ENV)  # before any test imports TensorFlow
+# huggingface_hub's first request in a process also pings the endpoint it saw at import
+# time; tests move HF_ENDPOINT per test, so keep that ping from reaching anything.
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -40,3 +43,36 @@ def small_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tree_digest(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes: proves a refused operation changed nothing."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def hub_dir(small_runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local hub (git + git-lfs repos) with every small run published as zoo/NAME.
+
+    The manifests go to the isolated user manifests directory, where
+    ``zoo.load_pretrained(NAME)`` finds them, exactly like bundled ones."""
+    from zoo.constants import user_manifests_dir
+    from zoo.publishing import publish
+
+    hub = tmp_path_factory.mktemp("hub")
+    for name, run in small_runs.items():
+        publish(run, f"zoo/{name}", hub_dir=hub, manifests_dir=user_manifests_dir())
+    return hub
+
+
+@pytest.fixture(scope="session")
+def hub_server(hub_dir):
+    """One real olah process for the whole session, serving ``hub_dir``."""
+    from zoo.localhub import HubServer
+
+    with HubServer(hub_dir) as server:
+        yield server
+
+
+@pytest.fixture()
+def hub(hub_server, monkeypatch, tmp_path):
+    """HF_ENDPOINT at the session's olah, and a fresh, empty HF cache for this test."""
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    yield hub_server

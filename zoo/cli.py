@@ -39,10 +39,12 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except ZooError as exc:
+            from rich.markup import escape
+
             console = _console(stderr=True)
-            console.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True)
             if exc.hint:
-                console.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
+                console.print(f"[yellow]hint:[/] {escape(exc.hint)}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _console(stderr=True).print("interrupted")

@@ -58,6 +58,14 @@ def hf_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
 
 
+def hf_hub_cache() -> Path:
+    """huggingface_hub's cache location, from HF_HUB_CACHE or HF_HOME as it resolves them."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
+    return Path(home).expanduser() / "hub"
+
+
 def hf_token() -> str | None:
     return os.environ.get("HF_TOKEN") or None
 

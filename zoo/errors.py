@@ -96,7 +96,8 @@ class OfflineError(HubError):
 
 
 class PublishError(ZooError):
-    """Publishing was refused or failed; the target repo is unchanged."""
+    """Publishing was refused or failed. Refused or failed before the commit: the repo is
+    unchanged. Failed while tagging: the commit is there and rerunning finishes the tags."""
 
     exit_code = 14
 

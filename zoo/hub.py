@@ -19,7 +19,7 @@ from typing import Iterable
 from urllib.parse import urlparse
 
 from zoo import manifest as mf
-from zoo.constants import MANIFEST_FILENAME, hf_endpoint, hf_offline, hf_token
+from zoo.constants import MANIFEST_FILENAME, hf_endpoint, hf_hub_cache, hf_offline, hf_token
 from zoo.errors import (
     EntryNotFoundError,
     HubError,
@@ -142,7 +142,7 @@ def remote_manifest(repo_id: str, revision: str | None = None) -> mf.Manifest:
     """Read a repo's own ``zoo.json`` (untrusted) and pin it to the resolved commit."""
     commit = resolve_commit(repo_id, revision)
     path = download(repo_id, commit, MANIFEST_FILENAME)
-    manifest = mf.load(path)
+    manifest = mf.loads(path.read_bytes(), source=f"{repo_id}@{commit[:12]}/{MANIFEST_FILENAME}")
     return manifest.replace(hub=mf.HubRef(repo_id=repo_id, revision=commit))
 
 
@@ -168,14 +168,16 @@ def download(repo_id: str, revision: str, filename: str) -> Path:
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
     mf.check_relpath(filename)
-    cached = try_to_load_from_cache(repo_id, filename, revision=revision)
+    cached = try_to_load_from_cache(repo_id, filename, revision=revision, cache_dir=hf_hub_cache())
     if isinstance(cached, str):
         return Path(cached)
     if hf_offline():
         raise _translate(_offline_error(), repo_id, revision, filename)
     _check_reachable(hf_endpoint())
     try:
-        path = hf_hub_download(repo_id, filename, revision=revision, endpoint=hf_endpoint(), token=hf_token())
+        path = hf_hub_download(
+            repo_id, filename, revision=revision, endpoint=hf_endpoint(), token=hf_token(), cache_dir=hf_hub_cache()
+        )
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise _translate(exc, repo_id, revision, filename) from None
     return Path(path)
@@ -234,7 +236,7 @@ def fetch(
         for entry in epoch.files:
             if entry.role not in roles:
                 continue
-            cached = isinstance(try_to_load_from_cache(repo_id, entry.path, revision=revision), str)
+            cached = isinstance(try_to_load_from_cache(repo_id, entry.path, revision=revision, cache_dir=hf_hub_cache()), str)
             local = None if dry_run else verify(download(repo_id, revision, entry.path), entry)
             results.append(FetchedFile(epoch.epoch, entry.role, entry.path, local, entry.size, entry.sha256, cached))
     return results
@@ -242,12 +244,15 @@ def fetch(
 
 # -- publishing through HfApi ------------------------------------------------------------
 def publish_to_hub(staging: Path, repo_id: str, *, tags: Iterable[str], message: str) -> str:
-    """Upload a staged repo as ONE commit (create_repo, create_commit), then tag it.
+    """Upload a staged repo as ONE commit (create_repo, create_commit), then point the tags at it.
 
     Unchanged files are skipped by huggingface_hub, so republishing the same run
-    makes no commit and returns the current head.
+    makes no commit and returns the current head. A tag left on an older commit by
+    an earlier publish is moved, so ``epoch-N`` always names the latest commit.
     """
     from huggingface_hub import CommitOperationAdd, HfApi
+
+    from zoo.errors import PublishError
 
     api = HfApi(endpoint=hf_endpoint(), token=hf_token())
     files = sorted(p for p in staging.rglob("*") if p.is_file())
@@ -255,18 +260,43 @@ def publish_to_hub(staging: Path, repo_id: str, *, tags: Iterable[str], message:
     try:
         api.create_repo(repo_id, exist_ok=True)
         commit = api.create_commit(repo_id, operations=operations, commit_message=message)
-        for tag in tags:
-            api.create_tag(repo_id, tag=tag, revision=commit.oid, exist_ok=True)
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
-        from zoo.errors import PublishError
-
         raise PublishError(
-            f"publishing to {repo_id} at {hf_endpoint()} failed: {exc.__class__.__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}",
-            hint="Nothing was committed unless the commit step had finished; rerun the same command to complete it (it is idempotent).",
+            f"publishing to {repo_id} at {hf_endpoint()} failed: {_reason(exc)}",
+            hint="Nothing was committed; the repo is unchanged. Fix the cause and rerun the same command.",
+        ) from None
+    try:
+        existing = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
+        for tag in tags:
+            if existing.get(tag) == commit.oid:
+                continue
+            if tag in existing:
+                api.delete_tag(repo_id, tag=tag)
+            api.create_tag(repo_id, tag=tag, revision=commit.oid)
+    except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
+        raise PublishError(
+            f"{repo_id}: commit {commit.oid} is published, but tagging it failed: {_reason(exc)}",
+            hint="Rerun the same command: the commit is not repeated and the missing tags are added.",
         ) from None
     return commit.oid
 
 
+def _reason(exc: BaseException) -> str:
+    """Why a Hub call failed: the innermost cause (huggingface_hub wraps HTTP errors) plus
+    what the server said, with the token and signed-URL query strings removed."""
+    server_message = None
+    while True:
+        server_message = getattr(exc, "server_message", None) or server_message
+        if exc.__cause__ is None:
+            break
+        exc = exc.__cause__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if server_message and server_message not in text:
+        text = f"{text} ({server_message.strip()})"
+    return _redact(f"{exc.__class__.__name__}: {text}")
+
+
 def _redact(text: str) -> str:
     token = hf_token()
-    return text.replace(token, "***") if token else text
+    text = text.replace(token, "***") if token else text
+    return re.sub(r"(https?://[^\s'\"?]+)\?[^\s'\"]*", r"\1?…", text)  # pre-signed URLs carry secrets

@@ -241,6 +241,7 @@ def parse(data: Any, *, source: str = "manifest") -> Manifest:
             f"{source}: unknown schema_version {version!r} (this zoo reads version {SCHEMA_VERSION})",
             hint="Upgrade zoo if the manifest is newer, or republish it.",
         )
+    _check_paths_first(data, source)
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
@@ -277,6 +278,16 @@ def parse(data: Any, *, source: str = "manifest") -> Manifest:
         selection={k: Selection(**v) for k, v in data["selection"].items()},
         epochs=tuple(epochs),
     )
+
+
+def _check_paths_first(data: dict, source: str) -> None:
+    """Unsafe paths get their own clear error, before the schema's regex message could."""
+    epochs = data.get("epochs")
+    for i, e in enumerate(epochs if isinstance(epochs, list) else []):
+        files = e.get("files") if isinstance(e, dict) else None
+        for j, f in enumerate(files if isinstance(files, list) else []):
+            if isinstance(f, dict) and isinstance(f.get("path"), str):
+                check_relpath(f["path"], where=f"{source}: $.epochs[{i}].files[{j}].path")
 
 
 def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> None:

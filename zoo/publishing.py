@@ -64,10 +64,13 @@ def _check_recipe(m: mf.Manifest, run_dir: Path) -> None:
     from zoo.fingerprint import architecture_sha256, model_layout
     from zoo.registry import get_recipe
 
-    recipe = get_recipe(m.recipe.name)
-    if recipe.version != m.recipe.version:
-        raise PublishError(f"refusing to publish {run_dir}: it was trained with {recipe.name} v{m.recipe.version}, the code is v{recipe.version}")
-    model = recipe.build(**m.recipe.builder_kwargs)
+    try:
+        recipe = get_recipe(m.recipe.name)
+        if recipe.version != m.recipe.version:
+            raise PublishError(f"it was trained with {recipe.name} v{m.recipe.version}, the code is v{recipe.version}")
+        model = recipe.build(**m.recipe.builder_kwargs)
+    except ZooError as exc:
+        raise PublishError(f"refusing to publish {run_dir}: {exc.message}", hint=exc.hint) from None
     if layout_sha256(model_layout(model)) != m.compat.layout_sha256 or architecture_sha256(model) != m.compat.architecture_sha256:
         raise PublishError(
             f"refusing to publish {run_dir}: its architecture fingerprints do not match recipe {recipe.name} v{recipe.version} as the code builds it now",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
@@ -70,6 +71,15 @@ class Recipe:
         from zoo.tf import keras
 
         kwargs = {**self.builder_kwargs, **overrides}
+        try:
+            inspect.signature(self.builder).bind(**kwargs)
+        except TypeError as exc:
+            from zoo.errors import ArchitectureMismatchError
+
+            raise ArchitectureMismatchError(
+                f"builder kwargs {sorted(kwargs)} do not fit recipe {self.name} v{self.version} ({exc})",
+                hint=f"It accepts: {', '.join(inspect.signature(self.builder).parameters)}. Check the manifest's recipe name and kwargs.",
+            ) from None
         model = self.builder(**kwargs)
         if not model.built:
             model(keras.ops.zeros((1, *self.input_shape)))  # subclassed models build on first call

@@ -1,0 +1,193 @@
+"""Publish → fetch → load against a real olah process, a real git-lfs repo and the real
+huggingface_hub client; huggingface_hub's own ``hf`` CLI and plain Keras read what zoo wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import tree_digest
+
+import zoo
+from zoo import manifest as mf
+from zoo.constants import user_manifests_dir
+from zoo.localhub import repo_dir
+
+RECIPES = ["digits-mlp", "digits-cnn", "mnist-lenet"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_publish_fetch_load_round_trip(name, hub, small_runs):
+    """The loaded model is the trained one: same predictions as the run's own weights file."""
+    model = zoo.load_pretrained(name, epoch=1)
+    recipe = zoo.get_recipe(name)
+    by_hand = recipe.build()
+    by_hand.load_weights(small_runs[name] / "epochs/e001/model.weights.h5")
+    x = recipe.dataset.load().test[0][:16]
+    np.testing.assert_array_equal(model.predict(x, verbose=0), by_hand.predict(x, verbose=0))
+
+
+def test_published_repo_is_one_commit_with_manifest_card_tags_and_lfs(hub_dir, small_runs):
+    repo = repo_dir(hub_dir, "zoo/digits-cnn")
+    assert git(repo, "rev-list", "--count", "main") == "1"
+    assert git(repo, "tag", "--list").split() == ["epoch-1", "epoch-2"]
+    head = git(repo, "rev-parse", "main")
+    assert git(repo, "rev-parse", "epoch-1^{commit}") == head
+    lfs = git(repo, "lfs", "ls-files", "--name-only").split()
+    assert sorted(lfs) == ["epochs/e001/model.weights.h5", "epochs/e001/resume.keras", "epochs/e002/model.weights.h5", "epochs/e002/resume.keras"]
+    staged = mf.loads(git(repo, "show", "main:zoo.json"))
+    assert staged.hub == mf.HubRef("zoo/digits-cnn", None) and staged.epoch_numbers == [1, 2]
+    card = git(repo, "show", "main:README.md")
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["library_name"] == "keras"
+    metrics = {m["name"]: m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
+    run = mf.load(small_runs["digits-cnn"] / "zoo.json")
+    assert metrics["val/accuracy @ epoch 2"] == pytest.approx(run.epochs[1].metrics["val/accuracy"], abs=1e-6)
+    assert "| 2 |" in card  # the per-epoch table
+    pinned = mf.load(user_manifests_dir() / "digits-cnn.json")
+    assert pinned.hub == mf.HubRef("zoo/digits-cnn", head)
+
+
+def test_republishing_the_same_run_is_a_no_op(hub_dir, small_runs, tmp_path):
+    repo = repo_dir(hub_dir, "zoo/digits-mlp")
+    before = git(repo, "rev-parse", "main")
+    result = zoo.publish(small_runs["digits-mlp"], "zoo/digits-mlp", hub_dir=hub_dir, manifests_dir=tmp_path)
+    assert result.commit == before and git(repo, "rev-list", "--count", "main") == "1"
+
+
+def test_every_manifest_written_by_the_build_fetches_and_verifies(hub, hub_dir):
+    """The choice for 'every manifest is true': publish writes the manifests, pinned to the
+    commit it made, so each entry's epochs fetch and verify from the hub it built."""
+    names = [m.name for m in zoo.list_models()]
+    assert set(RECIPES) <= set(names)
+    for name in RECIPES:
+        files = zoo.fetch(name, all_epochs=True, include_resume=True)
+        assert [(f.epoch, f.role) for f in files] == [(1, "weights"), (1, "resume"), (2, "weights"), (2, "resume")]
+        for f in files:
+            assert f.local_path.stat().st_size == f.size
+
+
+def test_bundled_manifests_match_the_recipe_code():
+    """Every manifest shipped in manifests/ loads into the architecture the code builds today."""
+    from zoo.constants import bundled_manifests_dir
+    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
+
+    for path in sorted(bundled_manifests_dir().glob("*.json")):
+        if path.name == "schema.json":
+            continue
+        m = mf.load(path)
+        recipe = zoo.get_recipe(m.recipe.name)
+        model = recipe.build(**m.recipe.builder_kwargs)
+        assert (recipe.version, m.hub.revision is not None) == (m.recipe.version, True), path
+        assert architecture_sha256(model) == m.compat.architecture_sha256, path
+        assert layout_sha256(model_layout(model)) == m.compat.layout_sha256, path
+
+
+def test_fetch_by_repo_and_tag_reads_the_repos_own_manifest(hub, hub_dir):
+    head = git(repo_dir(hub_dir, "zoo/digits-mlp"), "rev-parse", "main")
+    m = zoo.get_manifest("hf://zoo/digits-mlp@epoch-2")
+    assert m.hub == mf.HubRef("zoo/digits-mlp", head)
+    assert zoo.get_manifest("zoo/digits-mlp").hub.revision == head
+    [f] = zoo.fetch("zoo/digits-mlp", "best")
+    assert f.epoch == m.best_epoch and f.local_path.is_file()
+
+
+def test_hf_download_and_plain_keras_read_what_zoo_published(hub, hub_dir, tmp_path):
+    """Interoperability: huggingface_hub's own CLI fetches the files, Keras loads them, and
+    ``hf cache ls`` lists the repo."""
+    head = git(repo_dir(hub_dir, "zoo/digits-cnn"), "rev-parse", "main")
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
+    hf = str(Path(sys.executable).with_name("hf"))
+    out = subprocess.run([hf, "download", "zoo/digits-cnn", "epochs/e002/model.weights.h5", "--revision", head],
+                         env=env, capture_output=True, text=True, check=True)
+    path = Path(out.stdout.strip().splitlines()[-1].strip().removeprefix("path:").strip())
+    assert path.is_file() and path.stat().st_size > 10_000
+    import keras
+
+    from zoo.recipes.digits_cnn import build
+
+    plain = build(filters=[32, 64], dropout=0.3)
+    plain.load_weights(str(path))
+    ours = zoo.load_pretrained("digits-cnn", epoch=2)  # same cache: no second download
+    x = zoo.get_recipe("digits-cnn").dataset.load().test[0][:8]
+    np.testing.assert_array_equal(plain.predict(x, verbose=0), ours.predict(x, verbose=0))
+    assert isinstance(plain, keras.Model)
+    listing = subprocess.run([hf, "cache", "ls"], env=env, capture_output=True, text=True, check=True).stdout
+    assert "zoo/digits-cnn" in listing
+
+
+def test_zoo_json_at_the_repo_root_is_a_valid_manifest(hub):
+    from huggingface_hub import hf_hub_download
+
+    pinned = zoo.get_manifest("mnist-lenet")
+    path = hf_hub_download("zoo/mnist-lenet", "zoo.json", revision=pinned.hub.revision, endpoint=hub.endpoint, cache_dir=os.environ["HF_HOME"])
+    assert mf.load(Path(path)).epochs == pinned.epochs
+
+
+def test_fetch_dry_run_downloads_nothing(hub):
+    files = zoo.fetch("digits-mlp", [1, "last"], dry_run=True)
+    assert [(f.epoch, f.local_path, f.cached) for f in files] == [(1, None, False), (2, None, False)]
+    assert not (Path(os.environ["HF_HOME"]) / "hub").exists() or not any((Path(os.environ["HF_HOME"]) / "hub").rglob("*.h5"))
+
+
+def test_evaluate_reproduces_the_published_metrics(hub):
+    result = zoo.evaluate("digits-mlp", epoch=2)
+    for key, value in result["measured"].items():
+        assert value == pytest.approx(result["published"][key], abs=1e-6)
+
+
+# -- publishing refusals: nothing leaves the machine, the hub repo is unchanged -----------
+def _copy_run(small_runs, tmp_path, name="digits-mlp"):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(small_runs[name], run)
+    return run
+
+
+def test_publish_refuses_a_corrupted_file(small_runs, hub_dir, tmp_path):
+    run = _copy_run(small_runs, tmp_path)
+    weights = run / "epochs/e002/model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 1
+    weights.write_bytes(bytes(data))
+    before = tree_digest(hub_dir)
+    with pytest.raises(zoo.PublishError, match="sha256 mismatch"):
+        zoo.publish(run, "zoo/digits-mlp", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
+    assert tree_digest(hub_dir) == before and not (tmp_path / "m").exists()
+
+
+def test_publish_refuses_byte_identical_epochs(small_runs, hub_dir, tmp_path):
+    run = _copy_run(small_runs, tmp_path)
+    m = mf.load(run / "zoo.json")
+    (run / "epochs/e002/model.weights.h5").write_bytes((run / "epochs/e001/model.weights.h5").read_bytes())
+    first = m.epochs[0].weights
+    second = m.epochs[1]
+    files = (first.__class__(second.weights.path, first.sha256, first.size, "weights"),) + second.files[1:]
+    mf.write(m.replace(epochs=(m.epochs[0], mf.EpochEntry(2, files, second.metrics, second.created_at))), run / "zoo.json")
+    with pytest.raises(zoo.PublishError, match="epochs 1 and 2 have byte-identical weights"):
+        zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
+    assert not repo_dir(hub_dir, "zoo/new-model").exists()
+
+
+def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir, tmp_path):
+    run = _copy_run(small_runs, tmp_path)
+    m = mf.load(run / "zoo.json")
+    mf.write(m.replace(recipe=m.recipe.__class__(**{**m.recipe.__dict__, "name": "digits-cnn"})), run / "zoo.json")
+    with pytest.raises(zoo.PublishError, match=r"builder kwargs .*'hidden'.* do not fit recipe digits-cnn"):
+        zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
+    cnn = mf.load(small_runs["digits-cnn"] / "zoo.json")
+    mf.write(m.replace(recipe=cnn.recipe), run / "zoo.json")  # right recipe and kwargs, wrong weights
+    with pytest.raises(zoo.PublishError, match="architecture fingerprints do not match recipe digits-cnn"):
+        zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
+    assert not repo_dir(hub_dir, "zoo/new-model").exists()
