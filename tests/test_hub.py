@@ -191,3 +191,46 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
     with pytest.raises(zoo.PublishError, match="architecture fingerprints do not match recipe digits-cnn"):
         zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     assert not repo_dir(hub_dir, "zoo/new-model").exists()
+
+
+# -- the CLI over the same hub ---------------------------------------------------------------
+def test_cli_publish_fetch_and_dry_run(hub, small_runs, hub_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from zoo.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "160"})
+    out = runner.invoke(app, ["publish", str(small_runs["digits-cnn"]), "--repo", "zoo/digits-cnn", "--hub-dir", str(hub_dir),
+                              "--manifests-dir", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    published = json.loads(out.stdout)
+    assert published["commit"] == git(repo_dir(hub_dir, "zoo/digits-cnn"), "rev-parse", "main")
+    assert Path(published["manifest_path"]) == tmp_path / "digits-cnn.json"
+
+    dry = runner.invoke(app, ["fetch", "digits-cnn", "--all", "--dry-run"])
+    assert dry.exit_code == 0 and dry.stdout.count("to download") == 2
+    got = runner.invoke(app, ["fetch", "digits-cnn", "-e", "1", "-e", "last", "--with-resume", "--json"])
+    files = json.loads(got.stdout)
+    assert [(f["epoch"], f["role"]) for f in files] == [(1, "weights"), (1, "resume"), (2, "weights"), (2, "resume")]
+    assert all(Path(f["local_path"]).is_file() for f in files)
+    plain = runner.invoke(app, ["fetch", "digits-cnn", "--epoch", "best"])
+    assert Path(plain.stdout.strip()).is_file()
+
+
+def test_hub_serve_prints_the_endpoint_and_serves_until_stopped(hub_dir):
+    import signal
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "zoo.cli", "hub", "serve", "--dir", str(hub_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("HF_ENDPOINT=http://127.0.0.1:")
+        endpoint = line.split("=", 1)[1]
+        with urllib.request.urlopen(f"{endpoint}/api/models/zoo/digits-mlp/revision/main", timeout=5) as response:
+            assert json.loads(response.read())["id"] == "zoo/digits-mlp"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err

@@ -13,6 +13,7 @@ from zoo.registry import get_recipe, list_recipes, register_recipe
 
 if TYPE_CHECKING:
     from zoo import manifest as mf
+    from zoo.comparison import Comparison
     from zoo.hub import FetchedFile
     from zoo.publishing import PublishResult
     from zoo.training import TrainResult
@@ -61,6 +62,22 @@ def evaluate(name: str, epoch: int | str | None = None, revision: str | None = N
     return _evaluate(name, epoch, revision, split=split)
 
 
+def compare(
+    names: Iterable[str] | str,
+    epochs: Iterable[int | str] | None = None,
+    *,
+    all_epochs: bool = False,
+    split: str = "test",
+    metrics: Iterable[str] | None = None,
+    revision: str | None = None,
+) -> "Comparison":
+    """Evaluate chosen epochs of one or more models beside their published metrics (see ``zoo.comparison``)."""
+    from zoo.comparison import compare as _compare
+
+    names = [names] if isinstance(names, str) else list(names)
+    return _compare(names, epochs, all_epochs=all_epochs, split=split, metrics=metrics, revision=revision)
+
+
 def train(
     recipe: str,
     *,
@@ -92,6 +109,6 @@ def publish(
 
 
 __all__ = [
-    "evaluate", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
+    "compare", "evaluate", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
     "load_pretrained", "publish", "register_recipe", "train",
 ]

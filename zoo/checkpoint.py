@@ -16,7 +16,7 @@ from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, FileFormatError
 from zoo.fileio import atomic_path
-from zoo.fingerprint import layout_diff, layout_sha256, model_layout, read_layout
+from zoo.fingerprint import Layout, layout_diff, layout_sha256, model_layout, read_layout
 
 WEIGHTS_FILENAME = "model.weights.h5"
 RESUME_FILENAME = "resume.keras"
@@ -48,9 +48,11 @@ def load_resume_state(model: Any, path: Path) -> None:
         raise FileFormatError(f"{path}: unreadable resume state ({exc})", hint="The file is damaged; resume from an earlier epoch.") from None
 
 
-def check_weights_fit(model: Any, path: Path, *, what: str | None = None) -> None:
-    """Refuse a weights file whose layout differs from the model's, listing the first differences."""
-    expected, actual = model_layout(model), read_layout(path)
+def check_weights_fit(model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None) -> None:
+    """Refuse a weights file whose layout differs from the model's, listing the first differences.
+
+    ``expected_layout`` lets a caller that swaps many files into one model compute it once."""
+    expected, actual = expected_layout or model_layout(model), read_layout(path)
     if layout_sha256(expected) != layout_sha256(actual):
         raise ArchitectureMismatchError(
             f"{what or path}: the weights do not fit the architecture built from the recipe:\n" + "\n".join(layout_diff(expected, actual)),
@@ -58,11 +60,14 @@ def check_weights_fit(model: Any, path: Path, *, what: str | None = None) -> Non
         )
 
 
-def load_weights(model: Any, path: Path, *, what: str | None = None) -> Any:
+def load_weights(model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None) -> Any:
     """Check the layout, then load with Keras. Returns the model."""
-    check_weights_fit(model, path, what=what)
-    try:
-        model.load_weights(str(path))
+    from keras.src.saving import saving_lib
+
+    check_weights_fit(model, path, what=what, expected_layout=expected_layout)
+    skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else None
+    try:  # a compiled model keeps its optimizer state: published files carry none
+        saving_lib.load_weights_only(model, str(path), objects_to_skip=skip)
     except ValueError as exc:  # Keras found a mismatch the layout check could not see
         raise ArchitectureMismatchError(f"{what or path}: Keras refused the weights: {exc}") from None
     return model

@@ -210,6 +210,40 @@ def evaluate_command(
     _console().print(render.evaluation_table(result))
 
 
+@app.command("compare")
+@handle_errors
+def compare_command(
+    names: list[str] = typer.Argument(..., help="One or more models: NAME, ORG/NAME, hf://ORG/NAME@REV or a run directory."),
+    epochs: Optional[str] = typer.Option(None, "--epochs", help="Comma-separated epochs, e.g. 10,50,100 (also 'best', 'last'). Default: all."),
+    all_epochs: bool = typer.Option(False, "--all", help="Every published epoch (the default)."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    metric: list[str] = typer.Option([], "--metric", help="Only these metrics (e.g. accuracy or test/loss); repeatable."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Write a PNG of metric vs epoch here."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    verify: bool = typer.Option(False, "--verify", help="Exit non-zero (17) when a measured metric differs from the published one."),
+    tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="Largest accepted |measured - published| for --verify."),
+) -> None:
+    """Evaluate several epochs side by side, measured beside published: no training needed."""
+    from zoo import api, render
+
+    if epochs and all_epochs:
+        raise UsageError("--epochs and --all cannot be combined")
+    specs = _epoch_specs([e.strip() for e in epochs.split(",") if e.strip()]) if epochs else None
+    result = api.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None)
+    if plot is not None:
+        from zoo.comparison import plot as draw
+
+        draw(result, str(plot))
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(render.comparison_table(result))
+        if plot is not None:
+            _console().print(f"plot: {plot}")
+    if verify:
+        result.verify(tolerance)
+
+
 # -- the local hub -----------------------------------------------------------------------
 hub_app = typer.Typer(help="The local hub: git + git-lfs repositories served by olah.", no_args_is_help=True)
 app.add_typer(hub_app, name="hub")
@@ -222,11 +256,16 @@ def hub_serve_command(
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port on 127.0.0.1 (default: a free one)."),
 ) -> None:
     """Serve a local hub directory with olah (offline) until interrupted."""
+    import signal
     import time
 
     from zoo.constants import default_hub_dir
     from zoo.localhub import HubServer
 
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt  # so `kill` stops olah too, as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     with HubServer(directory or default_hub_dir(), port) as server:
         sys.stdout.write(f"HF_ENDPOINT={server.endpoint}\n")
         sys.stdout.flush()

@@ -114,4 +114,10 @@ class FileFormatError(ZooError):
     exit_code = 16
 
 
+class ReproducibilityError(ZooError):
+    """Measured metrics differ from the published ones (``zoo compare --verify``)."""
+
+    exit_code = 17
+
+
 __all__ = [name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, ZooError)]

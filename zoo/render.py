@@ -58,14 +58,14 @@ def models_table(models: list[Manifest]):
 
     table = Table(title="Published models", title_justify="left")
     for col in ("name", "recipe", "repo", "revision", "epochs", "best", "best val/accuracy"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("name", "repo", "revision"), overflow="fold")
     for m in models:
         best = m.resolve_epoch("best")
         table.add_row(
             m.name,
             f"{m.recipe.name} v{m.recipe.version}",
             m.hub.repo_id if m.hub else "-",
-            (m.hub.revision or "-")[:10] if m.hub else "-",
+            (m.hub.revision or "-")[:8] if m.hub else "-",
             ", ".join(map(str, m.epoch_numbers)),
             str(best.epoch),
             _fmt(best.metrics.get("val/accuracy")),
@@ -144,4 +144,28 @@ def evaluation_table(result: dict[str, Any]):
         published = result["published"].get(key)
         diff = "-" if published is None else f"{value - published:+.2e}"
         table.add_row(key, _fmt(value), _fmt(published), diff)
+    return table
+
+
+def comparison_table(comparison: Any):
+    """One table for one or more models: measured beside published, per epoch."""
+    from rich.table import Table
+
+    table = Table(title=f"epoch comparison on {comparison.split}", title_justify="left")
+    table.add_column("model")
+    table.add_column("epoch", justify="right")
+    table.add_column("")
+    for key in comparison.metrics:
+        table.add_column(f"{key}\nmeasured", justify="right", overflow="fold")
+        table.add_column(f"{key}\npublished", justify="right", overflow="fold")
+    table.add_column("eval s", justify="right")
+    table.add_column("size", justify="right")
+    for model in comparison.models:
+        for e in model.epochs:
+            cells = []
+            for key in comparison.metrics:
+                cells += [_fmt(e.measured.get(key)), _fmt(e.published.get(key))]
+            mark = f"best ({model.selection_metric})" if e.best else ""
+            table.add_row(model.name, str(e.epoch), mark, *cells, f"{e.eval_seconds:.2f}", _size(e.file_size))
+        table.add_section()
     return table

@@ -1,0 +1,179 @@
+"""Epoch comparison: how good is a model at epoch 10, 50, 100, without training it.
+
+Per model the architecture is built and checked ONCE; each epoch's weights are then
+swapped in and evaluated, while the next epochs download in a background thread.
+So comparing N epochs costs about one build plus N evaluations.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from zoo import manifest as mf
+from zoo.errors import ReproducibilityError, UsageError
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    measured: dict[str, float]
+    published: dict[str, float]
+    eval_seconds: float
+    load_seconds: float
+    file_size: int
+    best: bool = False
+
+
+@dataclass
+class ModelComparison:
+    name: str
+    repo_id: str | None
+    revision: str | None
+    split: str
+    selection_metric: str | None
+    epochs: list[EpochResult] = field(default_factory=list)
+    build_seconds: float = 0.0
+
+
+@dataclass
+class Comparison:
+    models: list[ModelComparison]
+    split: str
+    metrics: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def mismatches(self, tolerance: float) -> list[str]:
+        """Measured values that differ from the published ones by more than ``tolerance``."""
+        found = []
+        for model in self.models:
+            for e in model.epochs:
+                for key, value in e.measured.items():
+                    published = e.published.get(key)
+                    if published is not None and abs(value - published) > tolerance:
+                        found.append(f"{model.name} epoch {e.epoch} {key}: measured {value:.6f}, published {published:.6f}")
+        return found
+
+    def verify(self, tolerance: float) -> None:
+        found = self.mismatches(tolerance)
+        if found:
+            raise ReproducibilityError(
+                f"{len(found)} measured metric(s) differ from the published values by more than {tolerance:g}:\n  " + "\n  ".join(found[:10]),
+                hint="The published numbers do not reproduce here: check the revision, the recipe version and the framework versions in the manifest.",
+            )
+
+
+def _entries(manifest: mf.Manifest, epochs: Iterable[int | str] | None, all_epochs: bool) -> list[mf.EpochEntry]:
+    if all_epochs or epochs is None:
+        return list(manifest.epochs)
+    chosen = {e.epoch: e for e in (manifest.resolve_epoch(spec) for spec in epochs)}
+    return [chosen[n] for n in sorted(chosen)]
+
+
+def compare_model(
+    name: str,
+    epochs: Iterable[int | str] | None = None,
+    *,
+    all_epochs: bool = False,
+    split: str = "test",
+    revision: str | None = None,
+) -> ModelComparison:
+    from zoo.checkpoint import load_weights
+    from zoo.fingerprint import model_layout
+    from zoo.hub import fetch, get_manifest
+    from zoo.loading import build_checked, recipe_for
+    from zoo.training import evaluate_splits
+
+    manifest = get_manifest(name, revision)
+    entries = _entries(manifest, epochs, all_epochs)
+    recipe = recipe_for(manifest)
+    splits = recipe.dataset.load()
+    splits.get(split)  # refuse an unknown split before downloading anything
+
+    start = time.perf_counter()
+    model = recipe.compile(build_checked(manifest))
+    layout = model_layout(model)
+    result = ModelComparison(
+        name=manifest.name,
+        repo_id=manifest.hub.repo_id if manifest.hub else None,
+        revision=manifest.hub.revision if manifest.hub else None,
+        split=split,
+        selection_metric=manifest.selection["best"].metric if "best" in manifest.selection else None,
+        build_seconds=time.perf_counter() - start,
+    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-fetch") as pool:
+        if manifest.hub is None:
+            from zoo.loading import weights_path
+
+            paths = [pool.submit(weights_path, manifest, e, name) for e in entries]
+        else:
+            paths = [pool.submit(lambda e=e: fetch(manifest, [e])[0].local_path) for e in entries]
+        for entry, future in zip(entries, paths):
+            path = future.result()
+            t0 = time.perf_counter()
+            load_weights(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_layout=layout)
+            t1 = time.perf_counter()
+            measured = evaluate_splits(model, splits, [split])
+            t2 = time.perf_counter()
+            published = {k: v for k, v in entry.metrics.items() if k in measured}
+            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch))
+    return result
+
+
+def compare(
+    names: Iterable[str],
+    epochs: Iterable[int | str] | None = None,
+    *,
+    all_epochs: bool = False,
+    split: str = "test",
+    metrics: Iterable[str] | None = None,
+    revision: str | None = None,
+) -> Comparison:
+    """Evaluate the chosen epochs of one or more models on ``split``, beside their published metrics."""
+    names = list(names)
+    if not names:
+        raise UsageError("name at least one model to compare")
+    models = [compare_model(n, epochs, all_epochs=all_epochs, split=split, revision=revision) for n in names]
+    measured_keys = sorted({k for m in models for e in m.epochs for k in e.measured})
+    keys = measured_keys
+    if metrics:
+        wanted = [k if "/" in k else f"{split}/{k}" for k in metrics]
+        unknown = [k for k in wanted if k not in measured_keys]
+        if unknown:
+            raise UsageError(f"unknown metric(s) {unknown}", hint=f"Measured here: {', '.join(measured_keys)}.")
+        keys = wanted
+        for m in models:
+            for e in m.epochs:
+                e.measured = {k: v for k, v in e.measured.items() if k in keys}
+                e.published = {k: v for k, v in e.published.items() if k in keys}
+    return Comparison(models=models, split=split, metrics=keys)
+
+
+def plot(comparison: Comparison, path: str) -> None:
+    """A PNG of each metric vs epoch: a line per model, published values overlaid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = comparison.metrics
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for model in comparison.models:
+            xs = [e.epoch for e in model.epochs]
+            line, = ax.plot(xs, [e.measured.get(key) for e in model.epochs], marker="o", label=f"{model.name} (measured)")
+            published = [(e.epoch, e.published[key]) for e in model.epochs if key in e.published]
+            if published:
+                ax.plot(*zip(*published), linestyle="--", marker="x", color=line.get_color(), alpha=0.7, label=f"{model.name} (published)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.set_title(f"{key} by epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
