@@ -15,4 +15,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip "setuptools>=77" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[cpu,hub,test]" 2>&1 | grep -v "^WARNING: Location" || true
+# tf-keras writes the Keras-2 HDF5 files the import tests read; --no-deps keeps it from
+# pulling in the 2.2 GB CUDA TensorFlow wheel (tensorflow-cpu provides the module).
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "tf-keras>=2.21,<2.22" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import zoo.tf" # fail loudly if the install did not work

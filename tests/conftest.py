@@ -22,6 +22,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ZOO_HOME", str(home / "zoo"))
         mp.setenv("HF_HOME", str(home / "hf"))
+        mp.setenv("SOURCE_DATE_EPOCH", "1764028800")  # reproducible timestamps, as the main job
         mp.delenv("HF_ENDPOINT", raising=False)
         mp.delenv("HF_HUB_OFFLINE", raising=False)
         mp.delenv("HF_TOKEN", raising=False)

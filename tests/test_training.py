@@ -49,12 +49,14 @@ def test_run_dir_has_weights_resume_state_metrics_and_manifest(small_runs):
     assert m.compat.param_count == 19466 and m.recipe.train_config.epochs == 2
 
 
-def test_weights_are_byte_identical_across_processes(small_runs, tmp_path):
-    """A second, separate process with the same recipe and seed writes the same bytes."""
+def test_run_dirs_are_byte_identical_across_processes(small_runs, tmp_path):
+    """A second, separate process with the same recipe and seed writes the same bytes:
+    weights, resume state (Keras's save time and object ids normalised) and manifest."""
     out = tmp_path / "again"
     code = f"from zoo.training import train; train('digits-cnn', epochs=2, save_at=[1, 2], out={str(out)!r}, progress=False)"
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
     assert _weights(out) == _weights(small_runs["digits-cnn"])
+    assert tree_digest(out) == tree_digest(small_runs["digits-cnn"])
 
 
 @pytest.mark.parametrize("name", ["digits-cnn", "mnist-lenet"])  # both have Dropout

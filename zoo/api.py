@@ -14,6 +14,7 @@ from zoo.registry import get_recipe, list_recipes, register_recipe
 if TYPE_CHECKING:
     from zoo import manifest as mf
     from zoo.comparison import Comparison
+    from zoo.exporting import ExportResult
     from zoo.hub import FetchedFile
     from zoo.publishing import PublishResult
     from zoo.training import TrainResult
@@ -34,9 +35,23 @@ def fetch(
     all_epochs: bool = False,
     include_resume: bool = False,
     dry_run: bool = False,
+    recipe: str | None = None,
+    allow_unsafe: bool = False,
 ) -> list["FetchedFile"]:
-    """Download (or find in the HF cache) and verify epoch files; returns their local paths."""
+    """Download (or find in the HF cache) and verify epoch files; returns their local paths.
+
+    ``name`` may be a local model or weights file: it then gets the same checks as a Hub
+    file (loading it into ``recipe``'s architecture) and is returned as it is."""
+    from zoo.hub import FetchedFile
     from zoo.hub import fetch as _fetch
+
+    if Path(name).is_file() and not name.endswith(".json"):
+        from zoo.fileio import sha256_file
+        from zoo.loading import load_file
+
+        load_file(Path(name), recipe, allow_unsafe=allow_unsafe)
+        path = Path(name).resolve()
+        return [FetchedFile(0, "file", path.name, path, path.stat().st_size, sha256_file(path), True)]
 
     manifest = get_manifest(name, revision)
     if all_epochs:
@@ -48,11 +63,29 @@ def fetch(
     return _fetch(manifest, entries, roles=roles, dry_run=dry_run)
 
 
-def load_pretrained(name: str, epoch: int | str | None = None, revision: str | None = None, *, compile: bool = False) -> Any:
-    """A ready ``keras.Model`` with ``epoch``'s weights (see ``zoo.loading.load_pretrained``)."""
+def load_pretrained(
+    name: str,
+    epoch: int | str | None = None,
+    revision: str | None = None,
+    *,
+    compile: bool = False,
+    recipe: str | None = None,
+    allow_unsafe: bool = False,
+) -> Any:
+    """A ready ``keras.Model`` with ``epoch``'s weights (see ``zoo.loading.load_pretrained``).
+
+    ``name`` may also be a local ``.weights.h5``/``.h5``/``.keras`` file; ``recipe`` then
+    names the architecture, and ``allow_unsafe`` is the explicit opt-in for Lambda layers."""
     from zoo.loading import load_pretrained as _load
 
-    return _load(name, epoch, revision, compile=compile)
+    return _load(name, epoch, revision, compile=compile, recipe=recipe, allow_unsafe=allow_unsafe)
+
+
+def export(name: str, epoch: int | str | None, format: str, out: Path | str, *, force: bool = False, revision: str | None = None) -> "ExportResult":
+    """Write an epoch as .keras, legacy .h5, .weights.h5 or a SavedModel, verified by reloading it."""
+    from zoo.exporting import export as _export
+
+    return _export(name, epoch, format, out, force=force, revision=revision)
 
 
 def evaluate(name: str, epoch: int | str | None = None, revision: str | None = None, *, split: str = "test") -> dict[str, Any]:
@@ -85,12 +118,15 @@ def train(
     save_at: Iterable[int] | None = None,
     out: Path | str | None = None,
     resume: bool = False,
+    start_from: str | None = None,
     progress: bool = True,
 ) -> "TrainResult":
-    """Train ``recipe`` deterministically into a run directory (see ``zoo.training``)."""
+    """Train ``recipe`` deterministically into a run directory (see ``zoo.training``).
+
+    ``start_from="NAME@50"`` continues from a published epoch instead of from scratch."""
     from zoo.training import train as _train
 
-    return _train(recipe, epochs=epochs, save_at=save_at, out=out, resume=resume, progress=progress)
+    return _train(recipe, epochs=epochs, save_at=save_at, out=out, resume=resume, start_from=start_from, progress=progress)
 
 
 def publish(
@@ -109,6 +145,6 @@ def publish(
 
 
 __all__ = [
-    "compare", "evaluate", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
+    "compare", "evaluate", "export", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
     "load_pretrained", "publish", "register_recipe", "train",
 ]

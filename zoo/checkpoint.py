@@ -3,6 +3,8 @@
 * ``model.weights.h5``: weights only, no optimizer state. It is what gets
   published: numeric arrays, no code, loads into a freshly built model.
 * ``resume.keras``: the full Keras archive with optimizer state, to continue training.
+* Imports from outside the zoo: Keras-2 HDF5 weights (``tf_keras`` ``save_weights('x.h5')``)
+  and full-model files (``.keras``, legacy ``.h5``), loaded in Keras's safe mode.
 
 Loading always checks the file's weight layout against the model first, because
 Keras assigns matching layers before it notices a mismatch, and accepts several
@@ -14,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ArchitectureMismatchError, FileFormatError
+from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
 from zoo.fileio import atomic_path
 from zoo.fingerprint import Layout, layout_diff, layout_sha256, model_layout, read_layout
 
@@ -35,6 +37,46 @@ def save_resume_state(model: Any, path: Path) -> None:
     """Atomically write the full ``.keras`` archive: config, weights and optimizer state."""
     with atomic_path(path, suffix=".keras") as tmp:
         model.save(str(tmp))
+        _make_reproducible(tmp)
+
+
+def _make_reproducible(archive: Path) -> None:
+    """Keras stamps ``.keras`` archives with the save time (``date_saved``, a zip entry date)
+    and memory addresses (``shared_object_id``). Fix the times (to ``SOURCE_DATE_EPOCH``
+    when set) and number the shared objects in order, so the same state gives the same bytes."""
+    import json
+    import time
+    import zipfile
+
+    from zoo.constants import source_date_epoch
+
+    stamp = source_date_epoch()
+    with zipfile.ZipFile(archive) as z:
+        entries = [(info, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(archive, "w") as z:
+        for info, data in entries:
+            if info.filename == "metadata.json" and stamp is not None:
+                meta = json.loads(data)
+                meta["date_saved"] = time.strftime("%Y-%m-%d@%H:%M:%S", time.gmtime(stamp))
+                data = json.dumps(meta).encode()
+            elif info.filename == "config.json":
+                data = json.dumps(_renumber_shared_objects(json.loads(data))).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            z.writestr(fixed, data)
+
+
+def _renumber_shared_objects(config: Any) -> Any:
+    ids: dict[int, int] = {}
+
+    def walk(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: ids.setdefault(v, len(ids)) if k == "shared_object_id" else walk(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [walk(v) for v in obj]
+        return obj
+
+    return walk(config)
 
 
 def load_resume_state(model: Any, path: Path) -> None:
@@ -71,3 +113,74 @@ def load_weights(model: Any, path: Path, *, what: str | None = None, expected_la
     except ValueError as exc:  # Keras found a mismatch the layout check could not see
         raise ArchitectureMismatchError(f"{what or path}: Keras refused the weights: {exc}") from None
     return model
+
+
+# -- files from outside the zoo ----------------------------------------------------------
+def is_legacy_h5_weights(path: Path) -> bool:
+    """A Keras-2 style HDF5 weights file: top-level ``layer_names``, one group per layer."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return "layer_names" in h5.attrs and "model_config" not in h5.attrs
+    except OSError:
+        return False
+
+
+def _legacy_shapes(path: Path) -> list[tuple[str, list[tuple[int, ...]]]]:
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        out = []
+        for name in h5.attrs["layer_names"]:
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            group = h5[name]
+            weights = [w.decode() if isinstance(w, bytes) else str(w) for w in group.attrs.get("weight_names", [])]
+            if weights:
+                out.append((name, [tuple(group[w].shape) for w in weights]))
+        return out
+
+
+def load_legacy_weights(model: Any, path: Path, *, what: str | None = None) -> Any:
+    """Load Keras-2 HDF5 weights after checking, layer by layer in order, that the shapes fit."""
+    try:
+        file_layers = _legacy_shapes(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise FileFormatError(f"{what or path}: unreadable Keras-2 HDF5 weights ({exc})") from None
+    model_layers = [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in model.layers if layer.weights]
+    problems = []
+    if len(file_layers) != len(model_layers):
+        problems.append(f"  the file has {len(file_layers)} layers with weights, the model {len(model_layers)}")
+    for (file_name, file_shapes), (model_name, model_shapes) in zip(file_layers, model_layers):
+        if [list(s) for s in file_shapes] != [list(s) for s in model_shapes]:
+            problems.append(f"  {model_name}: model expects {[list(s) for s in model_shapes]}, file layer {file_name} has {[list(s) for s in file_shapes]}")
+    if problems:
+        raise ArchitectureMismatchError(
+            f"{what or path}: the Keras-2 weights do not fit the architecture built from the recipe:\n" + "\n".join(problems[:6]),
+            hint="Load them into the recipe (and builder kwargs) they were saved from.",
+        )
+    try:
+        model.load_weights(str(path))
+    except ValueError as exc:
+        raise ArchitectureMismatchError(f"{what or path}: Keras refused the weights: {exc}") from None
+    return model
+
+
+def load_model_file(path: Path, *, allow_unsafe: bool = False, custom_objects: dict | None = None) -> Any:
+    """``keras.models.load_model`` in safe mode: a Lambda layer (stored bytecode) is refused
+    unless ``allow_unsafe`` is given explicitly."""
+    import zipfile
+
+    from zoo.tf import keras
+
+    try:
+        return keras.models.load_model(str(path), compile=False, safe_mode=not allow_unsafe, custom_objects=custom_objects)
+    except ValueError as exc:
+        if "safe_mode" in str(exc) or "Lambda" in str(exc) or "lambda" in str(exc):
+            raise UnsafeFileError(
+                f"{path}: refused to load: it contains a Lambda layer, whose stored bytecode would run on load",
+                hint="Load it only if you trust its author: pass allow_unsafe=True (CLI: --allow-unsafe).",
+            ) from None
+        raise FileFormatError(f"{path}: Keras cannot load this model file: {str(exc).splitlines()[0]}") from None
+    except (zipfile.BadZipFile, OSError, KeyError, TypeError) as exc:
+        raise FileFormatError(f"{path}: not a readable Keras model file ({exc.__class__.__name__}: {exc})", hint="The file is truncated or not a .keras/.h5 model.") from None

@@ -120,12 +120,14 @@ def train_command(
     save_at: Optional[str] = typer.Option(None, "--save-at", help="Epochs to save, e.g. 10,50,100. The last epoch is always saved."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/RECIPE)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved epoch."),
+    start_from: Optional[str] = typer.Option(None, "--from", help="Continue from a published epoch, e.g. digits-cnn@50 (fetches its resume state)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch."""
     from zoo import api, render
 
-    result = api.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume, progress=not as_json)
+    result = api.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
+                       start_from=start_from, progress=not as_json)
     if as_json:
         _print_json(result.manifest.to_dict())
         return
@@ -171,15 +173,20 @@ def fetch_command(
     revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit (overrides the pinned one)."),
     with_resume: bool = typer.Option(False, "--with-resume", help="Also fetch the resume state (optimizer included)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be downloaded, download nothing."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="For a local weights file: the recipe whose architecture it must fit."),
+    allow_unsafe: bool = typer.Option(False, "--allow-unsafe", help="For a local .keras/.h5 model: allow Lambda layers (runs stored code)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Download epochs into the HF cache, verify their sha256 and size, print the local paths."""
+    """Download epochs into the HF cache, verify their sha256 and size, print the local paths.
+
+    A local file is checked the same way (loaded into --recipe's architecture) instead."""
     from zoo import api
 
     if all_epochs and epoch:
         raise UsageError("--all and --epoch cannot be combined")
     specs = [e for part in epoch for e in part.split(",") if e]
-    files = api.fetch(name, _epoch_specs(specs) or None, revision=revision, all_epochs=all_epochs, include_resume=with_resume, dry_run=dry_run)
+    files = api.fetch(name, _epoch_specs(specs) or None, revision=revision, all_epochs=all_epochs, include_resume=with_resume,
+                      dry_run=dry_run, recipe=recipe, allow_unsafe=allow_unsafe)
     if as_json:
         _print_json([{**f.__dict__, "local_path": str(f.local_path) if f.local_path else None} for f in files])
         return
@@ -242,6 +249,28 @@ def compare_command(
             _console().print(f"plot: {plot}")
     if verify:
         result.verify(tolerance)
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    name: str = typer.Argument(..., help="NAME, ORG/NAME, hf://ORG/NAME@REV or a run directory."),
+    epoch: str = typer.Option("default", "--epoch", "-e", help="An epoch number, 'last' or 'best'."),
+    fmt: str = typer.Option(..., "--format", "-f", help="keras | h5 | weights | savedmodel"),
+    out: Path = typer.Option(..., "--out", help="Target path (.keras, .h5, .weights.h5, or a directory for savedmodel)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Export an epoch as .keras, legacy .h5, .weights.h5 or a TF SavedModel (serving_default), checked by reloading it."""
+    from zoo import api
+
+    result = api.export(name, _epoch_specs([epoch])[0], fmt, out, force=force, revision=revision)
+    if as_json:
+        _print_json({**result.__dict__, "path": str(result.path)})
+        return
+    extra = ", optimizer state included" if result.with_optimizer else ""
+    _console().print(f"wrote {result.format} to {result.path} ({result.size:,} bytes{extra}); reloaded with plain Keras/TF: max |diff| {result.max_abs_diff:.1e}")
 
 
 # -- the local hub -----------------------------------------------------------------------

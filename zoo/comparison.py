@@ -117,7 +117,7 @@ def compare_model(
             t0 = time.perf_counter()
             load_weights(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_layout=layout)
             t1 = time.perf_counter()
-            measured = evaluate_splits(model, splits, [split])
+            measured = evaluate_splits(model, splits, [split], evaluator=recipe.evaluator)
             t2 = time.perf_counter()
             published = {k: v for k, v in entry.metrics.items() if k in measured}
             result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch))

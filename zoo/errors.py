@@ -114,6 +114,16 @@ class FileFormatError(ZooError):
     exit_code = 16
 
 
+class UnsafeFileError(FileFormatError):
+    """A model file would run stored code (a Lambda layer) and the user did not opt in."""
+
+
+class ExportError(ZooError):
+    """An export could not be written, or did not load back with the same predictions."""
+
+    exit_code = 18
+
+
 class ReproducibilityError(ZooError):
     """Measured metrics differ from the published ones (``zoo compare --verify``)."""
 

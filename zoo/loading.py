@@ -58,14 +58,67 @@ def weights_path(manifest: mf.Manifest, entry: mf.EpochEntry, source: str) -> Pa
     return fetched.local_path
 
 
-def load_pretrained(name: str, epoch: int | str | None = None, revision: str | None = None, *, compile: bool = False) -> Any:
+def load_file(path: Path, recipe: str | None = None, *, allow_unsafe: bool = False) -> Any:
+    """Load a local file from outside the zoo with the same checks as a Hub file.
+
+    * ``.weights.h5`` (Keras 3) and Keras-2 HDF5 weights (``tf_keras`` ``save_weights('x.h5')``)
+      need ``recipe``: its architecture is built and the file's layout checked before loading.
+    * ``.keras`` and legacy full-model ``.h5`` carry their architecture; they load in Keras's
+      safe mode (a Lambda layer is refused unless ``allow_unsafe``), and with ``recipe`` their
+      architecture fingerprint must match the recipe's.
+    """
+    from zoo.checkpoint import is_legacy_h5_weights, load_legacy_weights, load_model_file
+    from zoo.errors import FileFormatError, UsageError
+    from zoo.fingerprint import architecture_sha256
+
+    path = Path(path)
+    name = path.name
+    weights_only = name.endswith(".weights.h5") or (name.endswith(".h5") and is_legacy_h5_weights(path))
+    if weights_only:
+        if recipe is None:
+            raise UsageError(f"{path} holds weights only: say which recipe builds its architecture", hint="Pass recipe=NAME (CLI: --recipe NAME).")
+        model = get_recipe(recipe).build()
+        if name.endswith(".weights.h5"):
+            return load_weights(model, path)
+        return load_legacy_weights(model, path)
+    if not name.endswith((".keras", ".h5")):
+        raise FileFormatError(f"{path}: unknown model file type", hint="zoo loads .keras, .h5 and .weights.h5 files.")
+    custom = {}
+    if recipe is not None:
+        reference = get_recipe(recipe).build()
+        custom = {type(reference).__name__: type(reference)}
+    model = load_model_file(path, allow_unsafe=allow_unsafe, custom_objects=custom)
+    if recipe is not None and architecture_sha256(model) != architecture_sha256(reference):
+        raise ArchitectureMismatchError(
+            f"{path}: its architecture differs from recipe {recipe}'s",
+            hint="Load it without recipe= to use its own architecture, or pick the recipe it was made with.",
+        )
+    return model
+
+
+def load_pretrained(
+    name: str,
+    epoch: int | str | None = None,
+    revision: str | None = None,
+    *,
+    compile: bool = False,
+    recipe: str | None = None,
+    allow_unsafe: bool = False,
+) -> Any:
     """A ready ``keras.Model`` built from the recipe code, with ``epoch``'s weights loaded.
 
-    ``name``: a bundled model, ``ORG/NAME``, ``hf://ORG/NAME@REV`` or a run directory.
+    ``name``: a bundled model, ``ORG/NAME``, ``hf://ORG/NAME@REV``, a run directory, or a
+    local weights/model file (then ``recipe`` names the architecture; see ``load_file``).
     ``epoch``: an integer, ``"last"``, ``"best"``, or ``None`` for the default epoch.
     ``compile=True`` also compiles it with the recipe's loss and metrics, ready to evaluate.
     """
     from zoo.hub import get_manifest
+
+    if Path(name).is_file() and not name.endswith(".json"):
+        model = load_file(Path(name), recipe, allow_unsafe=allow_unsafe)
+        if compile and recipe is not None:
+            get_recipe(recipe).compile(model)
+        return model
 
     manifest = get_manifest(name, revision)
     entry = manifest.resolve_epoch(epoch)
@@ -84,6 +137,7 @@ def evaluate(name: str, epoch: int | str | None = None, revision: str | None = N
     manifest = get_manifest(name, revision)
     entry = manifest.resolve_epoch(epoch)
     model = load_pretrained(name, entry.epoch, revision, compile=True)
-    measured = evaluate_splits(model, recipe_for(manifest).dataset.load(), [split])
+    recipe = recipe_for(manifest)
+    measured = evaluate_splits(model, recipe.dataset.load(), [split], evaluator=recipe.evaluator)
     published = {k: v for k, v in entry.metrics.items() if k in measured}
     return {"name": manifest.name, "epoch": entry.epoch, "split": split, "measured": measured, "published": published}

@@ -55,8 +55,11 @@ class Recipe:
     input_shape: tuple[int, ...]
     dataset: DatasetSpec
     train: TrainConfig
-    loss: str = "sparse_categorical_crossentropy"
+    loss: Any = "sparse_categorical_crossentropy"  # a Keras loss name or a loss callable
     metrics: tuple[str, ...] = ("accuracy",)
+    # Optional custom evaluation (e.g. mAP for a detector): (model, x, y) -> {"map50": …}.
+    # Without it, ``model.evaluate`` gives the loss and ``metrics``.
+    evaluator: Callable[[Any, Any, Any], dict[str, float]] | None = None
     selection_metric: str = "val/accuracy"
     selection_mode: str = "max"
     task: str = "classification"
@@ -90,7 +93,8 @@ class Recipe:
         from zoo.tf import keras
 
         optimizer = keras.optimizers.get(
-            {"class_name": self.train.optimizer, "config": {"learning_rate": self.train.learning_rate}}
+            # An explicit name: Keras would number it (adam_1, …) per process, changing the resume bytes.
+            {"class_name": self.train.optimizer, "config": {"learning_rate": self.train.learning_rate, "name": "optimizer"}}
         )
         model.compile(optimizer=optimizer, loss=self.loss, metrics=list(self.metrics))
         return model

@@ -58,10 +58,14 @@ def train(
     save_at: Iterable[int] | None = None,
     out: Path | str | None = None,
     resume: bool = False,
+    start_from: str | None = None,
     progress: bool = True,
     on_epoch_saved: Callable[[mf.EpochEntry], None] | None = None,
 ) -> TrainResult:
-    """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``."""
+    """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``.
+
+    ``start_from="NAME@EPOCH"`` continues from a published epoch's resume state instead of
+    from scratch; on the same machine it reproduces the published later epochs bit for bit."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     epochs = epochs or recipe.train.epochs
     if epochs < 1:
@@ -69,6 +73,12 @@ def train(
     run_dir = Path(out) if out is not None else Path("runs") / recipe.name
     manifest_path = run_dir / MANIFEST_FILENAME
     saves = plan_save_at(save_at, epochs, recipe)
+
+    if start_from is not None:
+        if resume:
+            raise UsageError("--from and --resume cannot be combined", hint="--from starts a new run directory from a published epoch.")
+        seed_run_from(start_from, recipe, run_dir)
+        resume = True
 
     from zoo.tf import keras
 
@@ -125,12 +135,15 @@ def train(
     return TrainResult(run_dir=run_dir, manifest=mf.load(manifest_path), trained_epochs=trained)
 
 
-def evaluate_splits(model: Any, splits: Any, names: Iterable[str] = ("train", "val", "test")) -> dict[str, float]:
-    """``model.evaluate`` on each split, as ``{"val/accuracy": …}``."""
+def evaluate_splits(model: Any, splits: Any, names: Iterable[str] = ("train", "val", "test"), evaluator: Callable | None = None) -> dict[str, float]:
+    """Each split's metrics as ``{"val/accuracy": …}``: ``model.evaluate``, or the recipe's evaluator."""
     metrics = {}
     for split in names:
         x, y = splits.get(split)
-        result = model.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
+        if evaluator is not None:
+            result = evaluator(model, x, y)
+        else:
+            result = model.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
         metrics.update({f"{split}/{k}": float(v) for k, v in sorted(result.items())})
     return metrics
 
@@ -144,7 +157,7 @@ def _save_epoch(model: Any, recipe: Recipe, splits: Any, run_dir: Path, epoch: i
         mf.FileEntry(path=f"{rel}/{WEIGHTS_FILENAME}", sha256=sha256_file(weights), size=weights.stat().st_size, role="weights"),
         mf.FileEntry(path=f"{rel}/{RESUME_FILENAME}", sha256=sha256_file(resume_state), size=resume_state.stat().st_size, role="resume", optional=True),
     )
-    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate_splits(model, splits), created_at=mf.utc_now())
+    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate_splits(model, splits, evaluator=recipe.evaluator), created_at=mf.utc_now())
 
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
@@ -214,6 +227,34 @@ def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
     if previous.epochs[-1].file("resume") is None:
         raise RunDirError(f"cannot resume {run_dir}: epoch {previous.last_epoch} has no resume state")
     return previous
+
+
+def seed_run_from(source: str, recipe: Recipe, run_dir: Path) -> None:
+    """Lay a published epoch (``NAME@EPOCH``) into an empty run dir as its first, verified epoch."""
+    import shutil
+
+    from zoo.fileio import atomic_path
+    from zoo.hub import fetch, get_manifest
+
+    name, _, epoch = source.rpartition("@")
+    if not name or not epoch:
+        raise UsageError(f"--from takes NAME@EPOCH (e.g. {recipe.name}@50), got {source!r}")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunDirError(f"{run_dir} is not empty", hint="--from starts a new run: choose an empty --out.")
+    published = get_manifest(name)
+    entry = published.resolve_epoch(int(epoch) if epoch.isdigit() else epoch)
+    if (published.recipe.name, published.recipe.version) != (recipe.name, recipe.version):
+        raise UsageError(f"{name} was trained with recipe {published.recipe.name} v{published.recipe.version}, not {recipe.name} v{recipe.version}",
+                         hint=f"Train it with: zoo train {published.recipe.name} --from {source}")
+    if entry.file("resume") is None:
+        raise UsageError(f"{name} epoch {entry.epoch} was published without its resume state (optimizer)", hint="Pick an epoch published with one (zoo fetch --with-resume --dry-run shows them).")
+    for f in fetch(published, [entry], roles=("weights", "resume")):
+        with atomic_path(run_dir / f.path_in_repo) as tmp:
+            shutil.copyfile(f.local_path, tmp)
+    files = tuple(f for f in entry.files if f.role in ("weights", "resume"))
+    first = mf.EpochEntry(entry.epoch, files, entry.metrics, entry.created_at)
+    best = {"best": mf.Selection(recipe.selection_metric, recipe.selection_mode, entry.epoch)} if recipe.selection_metric in entry.metrics else {}
+    mf.write(published.replace(hub=None, epochs=(first,), default_epoch=entry.epoch, selection=best), run_dir / MANIFEST_FILENAME)
 
 
 def verify_file(path: Path, entry: mf.FileEntry, *, missing_ok: bool = False) -> bool:
