@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -192,6 +193,13 @@ class HubServer:
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """Every HTTP request olah has answered so far, as (method, path, status), from its access log."""
+        if self._tmp is None:
+            return []
+        text = (Path(self._tmp.name) / "olah.log").read_text(errors="replace")
+        return [(m, p, int(c)) for m, p, c in re.findall(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d{3})', text)]
 
     def log_tail(self, n: int = 20) -> str:
         if self._tmp is None:
