@@ -68,3 +68,19 @@ MNIST_5K = DatasetSpec(
     load=_mnist,
 )
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+
+def digit_input(image, input_shape: tuple[int, ...]):
+    """An RGB image in [0, 1] -> the digits' input: grey, light ink on dark, resized, scaled.
+
+    A photo or scan of a dark digit on light paper is inverted to match the training data."""
+    import numpy as np
+    from PIL import Image
+
+    grey = np.asarray(image, dtype="float32")[..., :3].mean(axis=-1)
+    if grey.mean() > 0.5:
+        grey = 1.0 - grey
+    side = input_shape[0] if len(input_shape) == 3 else int(round(input_shape[0] ** 0.5))
+    small = Image.fromarray((grey * 255).astype("uint8")).resize((side, side), Image.Resampling.BOX)
+    x = np.asarray(small, dtype="float32") / 255.0
+    return x.reshape(input_shape)

@@ -1,7 +1,9 @@
 """digits-cnn: a Functional CNN with Dropout on scikit-learn's bundled 8x8 digits."""
 
+import functools
+
 from zoo.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_IMAGES
+from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_IMAGES, digit_input
 from zoo.registry import register_recipe
 
 
@@ -14,6 +16,7 @@ from zoo.registry import register_recipe
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
     builder_kwargs={"filters": [32, 64], "dropout": 0.3},
     class_names=DIGIT_CLASSES,
+    preprocess=functools.partial(digit_input, input_shape=(8, 8, 1)),
     style="functional",
 )
 def build(filters=(32, 64), dropout=0.3, num_classes=10):

@@ -1,7 +1,9 @@
 """digits-mlp: a Sequential MLP on scikit-learn's bundled 8x8 digits."""
 
+import functools
+
 from zoo.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT
+from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT, digit_input
 from zoo.registry import register_recipe
 
 
@@ -14,6 +16,7 @@ from zoo.registry import register_recipe
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
     builder_kwargs={"hidden": [128, 64]},
     class_names=DIGIT_CLASSES,
+    preprocess=functools.partial(digit_input, input_shape=(64,)),
     style="sequential",
 )
 def build(hidden=(128, 64), num_classes=10):

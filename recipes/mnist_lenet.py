@@ -7,7 +7,7 @@ first use, so registering the recipe imports no TensorFlow.
 import functools
 
 from zoo.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, MNIST_5K
+from zoo.recipes.datasets import DIGIT_CLASSES, MNIST_5K, digit_input
 from zoo.registry import register_recipe
 
 
@@ -59,6 +59,7 @@ def lenet_class():
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=100, seed=0),
     builder_kwargs={"filters": [6, 16], "units": [120, 84], "dropout": 0.25},
     class_names=DIGIT_CLASSES,
+    preprocess=functools.partial(digit_input, input_shape=(28, 28, 1)),
     style="subclassed",
 )
 def build(filters=(6, 16), units=(120, 84), dropout=0.25, num_classes=10):

@@ -15,7 +15,7 @@ from zoo.errors import *  # noqa: F401,F403  (the typed error hierarchy is part 
 
 __version__ = "0.1.0"
 
-_API = {"compare", "evaluate", "export", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes", "load_pretrained", "publish", "register_recipe", "train"}
+_API = {"compare", "evaluate", "export", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes", "load_pretrained", "predict", "publish", "register_recipe", "train"}
 
 
 def __getattr__(name: str) -> Any:

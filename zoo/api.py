@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from zoo import manifest as mf
     from zoo.comparison import Comparison
     from zoo.exporting import ExportResult
+    from zoo.predicting import Prediction
     from zoo.hub import FetchedFile
     from zoo.publishing import PublishResult
     from zoo.training import TrainResult
@@ -81,6 +82,23 @@ def load_pretrained(
     return _load(name, epoch, revision, compile=compile, recipe=recipe, allow_unsafe=allow_unsafe)
 
 
+def predict(
+    name: str,
+    images: Iterable[Path | str],
+    epoch: int | str | None = None,
+    revision: str | None = None,
+    *,
+    top: int = 3,
+    out: Path | str | None = None,
+    score_threshold: float = 0.3,
+) -> list["Prediction"]:
+    """Run an epoch on image files: top classes for a classifier, boxes for a detector
+    (drawn into ``out`` as PNG when given)."""
+    from zoo.predicting import predict as _predict
+
+    return _predict(name, list(images), epoch, revision, top=top, out=Path(out) if out else None, score_threshold=score_threshold)
+
+
 def export(name: str, epoch: int | str | None, format: str, out: Path | str, *, force: bool = False, revision: str | None = None) -> "ExportResult":
     """Write an epoch as .keras, legacy .h5, .weights.h5 or a SavedModel, verified by reloading it."""
     from zoo.exporting import export as _export
@@ -145,6 +163,6 @@ def publish(
 
 
 __all__ = [
-    "compare", "evaluate", "export", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
+    "compare", "evaluate", "export", "predict", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes",
     "load_pretrained", "publish", "register_recipe", "train",
 ]

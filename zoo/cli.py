@@ -251,6 +251,34 @@ def compare_command(
         result.verify(tolerance)
 
 
+@app.command("predict")
+@handle_errors
+def predict_command(
+    name: str = typer.Argument(..., help="NAME, ORG/NAME, hf://ORG/NAME@REV or a run directory."),
+    images: list[Path] = typer.Argument(..., help="Image files (PNG, JPEG, …)."),
+    epoch: str = typer.Option("default", "--epoch", "-e", help="An epoch number, 'last' or 'best'."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit."),
+    top: int = typer.Option(3, "--top", min=1, help="Classifiers: how many classes to show."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Detectors: write the image with boxes, labels and scores here (PNG)."),
+    score_threshold: float = typer.Option(0.3, "--score-threshold", min=0.0, max=1.0, help="Detectors: lowest score shown."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Predict with an epoch: top classes for a classifier, boxes for a detector."""
+    from zoo import api
+
+    results = api.predict(name, images, _epoch_specs([epoch])[0], revision, top=top, out=out, score_threshold=score_threshold)
+    if as_json:
+        _print_json([r.__dict__ for r in results])
+        return
+    console = _console()
+    for r in results:
+        if r.top:
+            console.print(f"{r.image}: " + ", ".join(f"{label} {p:.1%}" for label, p in r.top))
+        else:
+            found = ", ".join(f"{b['label']} {b['score']:.2f} at {b['box']}" for b in r.boxes) or "nothing found"
+            console.print(f"{r.image}: {found}" + (f" → {r.drawn}" if r.drawn else ""))
+
+
 @app.command("export")
 @handle_errors
 def export_command(

@@ -60,6 +60,10 @@ class Recipe:
     # Optional custom evaluation (e.g. mAP for a detector): (model, x, y) -> {"map50": …}.
     # Without it, ``model.evaluate`` gives the loss and ``metrics``.
     evaluator: Callable[[Any, Any, Any], dict[str, float]] | None = None
+    # For ``zoo predict``: an RGB image (H, W, 3) in [0, 1] -> one model input; and, for a
+    # detector, (model, batch) -> per image a list of (box xyxy, score, class index).
+    preprocess: Callable[[Any], Any] | None = None
+    detect: Callable[[Any, Any], list] | None = None
     selection_metric: str = "val/accuracy"
     selection_mode: str = "max"
     task: str = "classification"

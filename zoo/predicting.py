@@ -1,0 +1,67 @@
+"""``zoo predict``: run an epoch on image files. Classifiers give their top classes; a
+detector gives boxes, labels and scores, drawn onto the image when asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import FileFormatError, UsageError
+
+
+@dataclass
+class Prediction:
+    image: str
+    top: list[tuple[str, float]] = field(default_factory=list)  # classifiers: (class, probability)
+    boxes: list[dict[str, Any]] = field(default_factory=list)  # detectors: box, score, label
+    drawn: str | None = None
+
+
+def load_image(path: Path):
+    """An RGB array in [0, 1] from any format Pillow reads."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"), dtype="float32") / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise FileFormatError(f"{path}: not a readable image ({exc.__class__.__name__})", hint="Pass PNG or JPEG files.") from None
+
+
+def predict(name: str, images: list[Path | str], epoch: int | str | None = None, revision: str | None = None,
+            *, top: int = 3, out: Path | None = None, score_threshold: float = 0.3) -> list[Prediction]:
+    import numpy as np
+
+    from zoo.hub import get_manifest
+    from zoo.loading import load_pretrained, recipe_for
+
+    if not images:
+        raise UsageError("name at least one image file")
+    manifest = get_manifest(name, revision)
+    recipe = recipe_for(manifest)
+    if recipe.preprocess is None:
+        raise UsageError(f"recipe {recipe.name} does not say how to prepare an image for prediction")
+    pixels = [load_image(Path(p)) for p in images]
+    batch = np.stack([recipe.preprocess(image) for image in pixels])
+    model = load_pretrained(name, manifest.resolve_epoch(epoch).epoch, revision)
+    results = []
+    if recipe.task == "detection":
+        from zoo.visualize import draw_detections
+
+        for i, (path, detections) in enumerate(zip(images, recipe.detect(model, batch))):
+            kept = [d for d in detections if d[1] >= score_threshold]
+            pred = Prediction(str(path), boxes=[{"box": [round(float(v), 1) for v in box], "score": float(score), "label": recipe.class_names[int(cls)]}
+                                                for box, score, cls in kept])
+            if out is not None:
+                target = out if len(images) == 1 else out.with_name(f"{out.stem}-{i}{out.suffix}")
+                draw_detections(batch[i], kept, recipe.class_names, target)
+                pred.drawn = str(target)
+            results.append(pred)
+        return results
+    probabilities = np.asarray(model.predict(batch, verbose=0))
+    for path, probs in zip(images, probabilities):
+        order = np.argsort(probs)[::-1][:top]
+        results.append(Prediction(str(path), top=[(recipe.class_names[i] if recipe.class_names else str(i), float(probs[i])) for i in order]))
+    return results
