@@ -36,7 +36,7 @@ def small_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("runs")
     runs = {}
-    for name in ("digits-mlp", "digits-cnn", "mnist-lenet"):
+    for name in ("digits-mlp", "digits-cnn", "mnist-lenet", "shapes-yolo"):
         runs[name] = train(name, epochs=2, save_at=[1, 2], out=root / name, progress=False).run_dir
     return runs
 

@@ -34,6 +34,7 @@ def test_list_json_shows_recipes_with_their_style():
         "digits-cnn": "functional",
         "digits-mlp": "sequential",
         "mnist-lenet": "subclassed",
+        "shapes-yolo": "subclassed",
     }
     assert isinstance(data["models"], list)
 

@@ -19,7 +19,7 @@ from zoo import manifest as mf
 from zoo.constants import user_manifests_dir
 from zoo.localhub import repo_dir
 
-RECIPES = ["digits-mlp", "digits-cnn", "mnist-lenet"]
+RECIPES = ["digits-mlp", "digits-cnn", "mnist-lenet", "shapes-yolo"]
 
 
 def git(repo: Path, *args: str) -> str:

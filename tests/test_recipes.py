@@ -13,6 +13,7 @@ STYLES = {"digits-mlp": "sequential", "digits-cnn": "functional", "mnist-lenet":
 def test_registry_lists_the_three_styles():
     recipes = {r.name: r for r in list_recipes()}
     assert {name: recipes[name].style for name in STYLES} == STYLES
+    assert recipes["shapes-yolo"].task == "detection"
 
 
 @pytest.mark.parametrize("name", sorted(STYLES))

@@ -121,12 +121,16 @@ def compare(
     split: str = "test",
     metrics: Iterable[str] | None = None,
     revision: str | None = None,
+    show: str | None = None,
+    show_out: str | None = None,
 ) -> "Comparison":
-    """Evaluate chosen epochs of one or more models beside their published metrics (see ``zoo.comparison``)."""
+    """Evaluate chosen epochs of one or more models beside their published metrics (see ``zoo.comparison``).
+
+    ``show``: an image on which a detector's boxes are drawn per epoch, side by side, into ``show_out``."""
     from zoo.comparison import compare as _compare
 
     names = [names] if isinstance(names, str) else list(names)
-    return _compare(names, epochs, all_epochs=all_epochs, split=split, metrics=metrics, revision=revision)
+    return _compare(names, epochs, all_epochs=all_epochs, split=split, metrics=metrics, revision=revision, show=show, show_out=show_out)
 
 
 def train(

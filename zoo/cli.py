@@ -229,6 +229,8 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     verify: bool = typer.Option(False, "--verify", help="Exit non-zero (17) when a measured metric differs from the published one."),
     tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="Largest accepted |measured - published| for --verify."),
+    show: Optional[Path] = typer.Option(None, "--show", help="Detectors: draw this image's boxes at every epoch, side by side."),
+    show_out: Optional[Path] = typer.Option(None, "--show-out", help="Where --show writes its PNG (default: IMAGE-epochs.png)."),
 ) -> None:
     """Evaluate several epochs side by side, measured beside published: no training needed."""
     from zoo import api, render
@@ -236,7 +238,8 @@ def compare_command(
     if epochs and all_epochs:
         raise UsageError("--epochs and --all cannot be combined")
     specs = _epoch_specs([e.strip() for e in epochs.split(",") if e.strip()]) if epochs else None
-    result = api.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None)
+    result = api.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None,
+                         show=str(show) if show else None, show_out=str(show_out) if show_out else None)
     if plot is not None:
         from zoo.comparison import plot as draw
 
@@ -247,6 +250,8 @@ def compare_command(
         _console().print(render.comparison_table(result))
         if plot is not None:
             _console().print(f"plot: {plot}")
+        if show is not None:
+            _console().print(f"epochs side by side: {show_out or Path(show.stem + '-epochs.png')}")
     if verify:
         result.verify(tolerance)
 

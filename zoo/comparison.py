@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from zoo import manifest as mf
@@ -25,6 +26,7 @@ class EpochResult:
     load_seconds: float
     file_size: int
     best: bool = False
+    detections: list | None = None  # with ``show``: (box, score, class) on the shown image
 
 
 @dataclass
@@ -81,6 +83,7 @@ def compare_model(
     all_epochs: bool = False,
     split: str = "test",
     revision: str | None = None,
+    show: Any = None,
 ) -> ModelComparison:
     from zoo.checkpoint import load_weights
     from zoo.fingerprint import model_layout
@@ -120,7 +123,8 @@ def compare_model(
             measured = evaluate_splits(model, splits, [split], evaluator=recipe.evaluator)
             t2 = time.perf_counter()
             published = {k: v for k, v in entry.metrics.items() if k in measured}
-            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch))
+            shown = recipe.detect(model, show[None])[0] if show is not None and recipe.detect else None
+            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch, shown))
     return result
 
 
@@ -132,12 +136,35 @@ def compare(
     split: str = "test",
     metrics: Iterable[str] | None = None,
     revision: str | None = None,
+    show: str | None = None,
+    show_out: str | None = None,
+    score_threshold: float = 0.3,
 ) -> Comparison:
-    """Evaluate the chosen epochs of one or more models on ``split``, beside their published metrics."""
+    """Evaluate the chosen epochs of one or more models on ``split``, beside their published metrics.
+
+    ``show``: an image file; a detector's boxes on it are drawn side by side, one panel per
+    epoch, into ``show_out`` (PNG)."""
     names = list(names)
     if not names:
         raise UsageError("name at least one model to compare")
-    models = [compare_model(n, epochs, all_epochs=all_epochs, split=split, revision=revision) for n in names]
+    image = None
+    if show is not None:
+        from zoo.hub import get_manifest
+        from zoo.loading import recipe_for
+        from zoo.predicting import load_image
+
+        if len(names) != 1:
+            raise UsageError("--show takes one model")
+        recipe = recipe_for(get_manifest(names[0], revision))
+        if recipe.detect is None:
+            raise UsageError(f"--show draws a detector's boxes; {recipe.name} is a {recipe.task} recipe", hint="Use 'zoo predict' for its top classes.")
+        image = recipe.preprocess(load_image(show))
+    models = [compare_model(n, epochs, all_epochs=all_epochs, split=split, revision=revision, show=image) for n in names]
+    if image is not None:
+        from zoo.visualize import draw_side_by_side
+
+        panels = [(f"epoch {e.epoch}", [d for d in e.detections if d[1] >= score_threshold]) for e in models[0].epochs]
+        draw_side_by_side(image, panels, recipe.class_names, show_out or f"{Path(show).stem}-epochs.png")
     measured_keys = sorted({k for m in models for e in m.epochs for k in e.measured})
     keys = measured_keys
     if metrics:

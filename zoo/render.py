@@ -7,7 +7,7 @@ from typing import Any
 from zoo.manifest import Manifest
 from zoo.registry import Recipe
 
-_KEY_METRICS = ("val/accuracy", "test/accuracy", "train/loss", "val/loss")
+_KEY_METRICS = ("val/accuracy", "test/accuracy", "val/map50", "test/map50", "val/map50_95", "train/loss", "val/loss")
 
 
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:
@@ -57,21 +57,22 @@ def models_table(models: list[Manifest]):
     from rich.table import Table
 
     table = Table(title="Published models", title_justify="left")
-    for col in ("name", "recipe", "repo", "revision", "epochs", "best", "best val/accuracy"):
+    for col in ("name", "recipe", "repo", "revision", "epochs", "best epoch (by)"):
         table.add_column(col, no_wrap=col in ("name", "repo", "revision"), overflow="fold")
     for m in models:
         best = m.resolve_epoch("best")
+        metric = m.selection["best"].metric if "best" in m.selection else None
+        by = f" ({metric} {_fmt(best.metrics.get(metric))})" if metric else ""
         table.add_row(
             m.name,
             f"{m.recipe.name} v{m.recipe.version}",
             m.hub.repo_id if m.hub else "-",
             (m.hub.revision or "-")[:8] if m.hub else "-",
             ", ".join(map(str, m.epoch_numbers)),
-            str(best.epoch),
-            _fmt(best.metrics.get("val/accuracy")),
+            f"{best.epoch}{by}",
         )
     if not models:
-        table.add_row("(none yet: 'zoo publish' a run)", "", "", "", "", "", "")
+        table.add_row("(none yet: 'zoo publish' a run)", "", "", "", "", "")
     return table
 
 

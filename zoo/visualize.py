@@ -1,0 +1,87 @@
+"""Pictures of predictions: detections drawn on their image, written as PNG.
+
+matplotlib is imported inside the functions, and drawn through its Agg canvas
+directly (no pyplot: no global figure state, no display needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def draw_detections(
+    image: Any,
+    detections: Sequence[tuple[Sequence[float], float, int]],
+    class_names: Sequence[str],
+    path: Path | str,
+    *,
+    scale: int = 6,
+) -> Path:
+    """Write ``image`` (H, W, 3 floats in [0, 1], or uint8) with each ``(box, score, class_index)``
+    drawn as a rectangle (box ``(x1, y1, x2, y2)`` in pixels) labelled ``"name 0.93"``.
+
+    The PNG is ``scale`` times the image size, pixels kept sharp. Returns ``path``."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    image = np.asarray(image)
+    height, width = image.shape[:2]
+    dpi = 100
+    fig = Figure(figsize=(width * scale / dpi, height * scale / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    _draw(fig.add_axes((0, 0, 1, 1)), image, detections, class_names, scale)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=dpi)
+    return path
+
+
+def draw_side_by_side(
+    image: Any,
+    panels: Sequence[tuple[str, Sequence[tuple[Sequence[float], float, int]]]],
+    class_names: Sequence[str],
+    path: Path | str,
+    *,
+    scale: int = 5,
+) -> Path:
+    """One image, several sets of detections (e.g. one per epoch), titled, in a row."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    image = np.asarray(image)
+    height, width = image.shape[:2]
+    dpi = 100
+    fig = Figure(figsize=(len(panels) * width * scale / dpi, (height * scale + 40) / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    for i, (title, detections) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        _draw(ax, image, detections, class_names, scale)
+        ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=dpi)
+    return path
+
+
+def _draw(ax: Any, image: Any, detections: Sequence[tuple[Sequence[float], float, int]], class_names: Sequence[str], scale: int) -> None:
+    from matplotlib import colormaps
+    from matplotlib.patches import Rectangle
+
+    height, width = image.shape[:2]
+    ax.imshow(image.squeeze(), cmap="gray", interpolation="nearest", extent=(0, width, height, 0))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    palette = colormaps["tab10"]
+    for box, score, cls in detections:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        colour = palette(int(cls) % 10)
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour, linewidth=2))
+        name = class_names[int(cls)] if 0 <= int(cls) < len(class_names) else str(int(cls))
+        ax.text(x1, y1, f"{name} {float(score):.2f}", color="white", fontsize=max(6, 1.6 * scale), va="bottom",
+                bbox={"facecolor": colour, "edgecolor": "none", "pad": 1, "alpha": 0.85}, clip_on=True)
+
