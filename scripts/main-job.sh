@@ -4,7 +4,8 @@
 #      the local hub directory (git + git-lfs), writing manifests/NAME.json pinned to it;
 #   2. serve that directory with olah (a Hub-compatible server);
 #   3. fetch and verify every bundled manifest's epochs from it, load an epoch and show
-#      its metrics measured beside the published ones.
+#      its metrics measured beside the published ones, and compare epochs 10/50/100 of
+#      every model without training (--verify: the published numbers must reproduce).
 # SOURCE_DATE_EPOCH (the reproducible-builds convention) fixes the timestamps, so on the
 # same machine a rebuild reproduces byte-identical weights, commits and manifests.
 set -euo pipefail
@@ -30,3 +31,5 @@ for name in $(zoo list --json | python -c 'import json,sys; print(" ".join(m["na
 done
 zoo info digits-cnn
 zoo evaluate digits-cnn --epoch best
+zoo compare digits-mlp digits-cnn mnist-lenet --epochs 10,50,100 --metric accuracy --plot runs/classifiers-by-epoch.png --verify
+zoo compare shapes-yolo --epochs 10,50,100 --plot runs/detector-by-epoch.png --verify

@@ -90,11 +90,19 @@ def load_resume_state(model: Any, path: Path) -> None:
         raise FileFormatError(f"{path}: unreadable resume state ({exc})", hint="The file is damaged; resume from an earlier epoch.") from None
 
 
-def check_weights_fit(model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None) -> None:
+def check_weights_fit(
+    model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None, expected_sha256: str | None = None
+) -> None:
     """Refuse a weights file whose layout differs from the model's, listing the first differences.
 
-    ``expected_layout`` lets a caller that swaps many files into one model compute it once."""
-    expected, actual = expected_layout or model_layout(model), read_layout(path)
+    ``expected_sha256`` is the model's own layout fingerprint when the caller has it
+    (``fingerprint.model_layout_sha256``, remembered per architecture): a matching file
+    then needs no walk over the model. Only a mismatch pays for the model's full layout,
+    to say which layers differ."""
+    actual = read_layout(path)
+    if expected_sha256 is not None and layout_sha256(actual) == expected_sha256:
+        return
+    expected = expected_layout or model_layout(model)
     if layout_sha256(expected) != layout_sha256(actual):
         raise ArchitectureMismatchError(
             f"{what or path}: the weights do not fit the architecture built from the recipe:\n" + "\n".join(layout_diff(expected, actual)),
@@ -102,11 +110,13 @@ def check_weights_fit(model: Any, path: Path, *, what: str | None = None, expect
         )
 
 
-def load_weights(model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None) -> Any:
+def load_weights(
+    model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None, expected_sha256: str | None = None
+) -> Any:
     """Check the layout, then load with Keras. Returns the model."""
     from keras.src.saving import saving_lib
 
-    check_weights_fit(model, path, what=what, expected_layout=expected_layout)
+    check_weights_fit(model, path, what=what, expected_layout=expected_layout, expected_sha256=expected_sha256)
     skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else None
     try:  # a compiled model keeps its optimizer state: published files carry none
         saving_lib.load_weights_only(model, str(path), objects_to_skip=skip)

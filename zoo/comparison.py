@@ -86,7 +86,7 @@ def compare_model(
     show: Any = None,
 ) -> ModelComparison:
     from zoo.checkpoint import load_weights
-    from zoo.fingerprint import model_layout
+    from zoo.fingerprint import model_layout_sha256
     from zoo.hub import fetch, get_manifest
     from zoo.loading import build_checked, recipe_for
     from zoo.training import evaluate_splits
@@ -99,7 +99,7 @@ def compare_model(
 
     start = time.perf_counter()
     model = recipe.compile(build_checked(manifest))
-    layout = model_layout(model)
+    layout = model_layout_sha256(model, manifest.compat.architecture_sha256)
     result = ModelComparison(
         name=manifest.name,
         repo_id=manifest.hub.repo_id if manifest.hub else None,
@@ -118,7 +118,7 @@ def compare_model(
         for entry, future in zip(entries, paths):
             path = future.result()
             t0 = time.perf_counter()
-            load_weights(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_layout=layout)
+            load_weights(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
             t1 = time.perf_counter()
             measured = evaluate_splits(model, splits, [split], evaluator=recipe.evaluator)
             t2 = time.perf_counter()

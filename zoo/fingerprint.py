@@ -130,3 +130,17 @@ def model_layout(model: Any) -> Layout:
     store.close()
     buffer.seek(0)
     return read_layout(buffer)
+
+
+_LAYOUT_BY_ARCHITECTURE: dict[str, str] = {}
+
+
+def model_layout_sha256(model: Any, architecture: str | None = None) -> str:
+    """``layout_sha256(model_layout(model))``, remembered per architecture fingerprint.
+
+    Walking a model's saveables costs about as much as loading its weights; models with
+    the same architecture fingerprint have the same layout, so each is walked once."""
+    key = architecture or architecture_sha256(model)
+    if key not in _LAYOUT_BY_ARCHITECTURE:
+        _LAYOUT_BY_ARCHITECTURE[key] = layout_sha256(model_layout(model))
+    return _LAYOUT_BY_ARCHITECTURE[key]

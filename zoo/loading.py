@@ -123,7 +123,10 @@ def load_pretrained(
     manifest = get_manifest(name, revision)
     entry = manifest.resolve_epoch(epoch)
     model = build_checked(manifest)
-    load_weights(model, weights_path(manifest, entry, name), what=f"{manifest.name} epoch {entry.epoch}")
+    from zoo.fingerprint import model_layout_sha256
+
+    layout = model_layout_sha256(model, manifest.compat.architecture_sha256)  # build_checked matched it
+    load_weights(model, weights_path(manifest, entry, name), what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
     if compile:
         recipe_for(manifest).compile(model)
     return model
