@@ -20,7 +20,7 @@ zoo hub build --dir "$HUB_DIR" --epochs 100 --save-at 10,50,100 --runs-dir runs
 log="$(mktemp)"
 zoo hub serve --dir "$HUB_DIR" >"$log" 2>/dev/null &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
+trap 'status=$?; kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"; exit $status' EXIT
 for _ in $(seq 300); do grep -q '^HF_ENDPOINT=' "$log" && break; kill -0 $server || exit 1; sleep 0.1; done
 export "$(grep -m1 '^HF_ENDPOINT=' "$log")"
 echo "local hub serving $HUB_DIR at $HF_ENDPOINT"
@@ -32,4 +32,4 @@ done
 zoo info digits-cnn
 zoo evaluate digits-cnn --epoch best
 zoo compare digits-mlp digits-cnn mnist-lenet --epochs 10,50,100 --metric accuracy --plot runs/classifiers-by-epoch.png --verify
-zoo compare shapes-yolo --epochs 10,50,100 --plot runs/detector-by-epoch.png --verify
+zoo compare shapes-yolo --epochs 10,50,100 --metric map50 --metric map50_95 --plot runs/detector-by-epoch.png --verify
