@@ -20,7 +20,7 @@ zoo hub build --dir "$HUB_DIR" --epochs 100 --save-at 10,50,100 --runs-dir runs
 log="$(mktemp)"
 zoo hub serve --dir "$HUB_DIR" >"$log" 2>/dev/null &
 server=$!
-trap 'status=$?; kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"; exit $status' EXIT
+trap 'status=$?; kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"; exit $status' EXIT
 for _ in $(seq 300); do grep -q '^HF_ENDPOINT=' "$log" && break; kill -0 $server || exit 1; sleep 0.1; done
 export "$(grep -m1 '^HF_ENDPOINT=' "$log")"
 echo "local hub serving $HUB_DIR at $HF_ENDPOINT"
