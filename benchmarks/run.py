@@ -169,9 +169,11 @@ def bench_load(tmp: Path, repeats: int, small_run: Path) -> list[dict]:
         if recipe == "bench-resnet50":
             t_keras = median_time(lambda: keras.models.load_model(str(tmp / "resnet.keras")), repeats)
             rows.append(row(f"load_pretrained {label} vs load_model(.keras)", t_ours, t_keras))
-    # Peak memory, each in a fresh process.
-    prelude = f"import resource, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run as bench, zoo, zoo.tf; "
-    report = "; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    # Peak memory of the load itself, each in a fresh process: importing TensorFlow peaks
+    # higher than a load, so the high-water mark is reset (Linux clear_refs 5) after imports.
+    prelude = (f"import re, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run as bench, zoo, zoo.tf, zoo.loading, zoo.hub; "
+               "open('/proc/self/clear_refs', 'w').write('5'); ")
+    report = "; print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     ours = prelude + f"bench.register_resnet(); zoo.load_pretrained({str(resnet)!r})" + report
     hand = prelude + f"bench.build_resnet50().load_weights({str(next(resnet.glob('epochs/*/model.weights.h5')))!r})" + report
     rss = {}

@@ -79,3 +79,15 @@ def test_save_and_load_model_round_trip(name, tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert loaded.optimizer.__class__ is model.optimizer.__class__
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 1
+
+
+@pytest.mark.parametrize("name", sorted(STYLES) + ["shapes-yolo"])
+def test_the_recorded_model_layout_is_the_layout_keras_writes(name, tmp_path):
+    from zoo.checkpoint import save_weights
+    from zoo.fingerprint import model_layout, read_layout
+
+    recipe = get_recipe(name)
+    model = recipe.compile(recipe.build())
+    save_weights(model, tmp_path / "w.weights.h5")
+    assert model_layout(model) == read_layout(tmp_path / "w.weights.h5")
+    assert len(model_layout(model)) >= 2 * len([l for l in model.layers if l.weights])

@@ -120,16 +120,35 @@ def architecture_sha256(model: Any) -> str:
 
 
 def model_layout(model: Any) -> Layout:
-    """The layout a weights file must have for ``model``, written by Keras itself in memory."""
+    """The layout a weights file must have for ``model``: Keras's own saving walk, with a
+    store that records each variable's path, shape and dtype instead of writing it."""
+    from keras.src import backend
     from keras.src.saving import saving_lib
 
-    buffer = io.BytesIO()
-    store = saving_lib.H5IOStore(buffer, mode="w")
+    class LayoutRecorder(saving_lib.H5IOStore):
+        def __init__(self) -> None:  # no HDF5 file: nothing is written
+            self.layout: Layout = {}
+            self._path = ""
+
+        def __bool__(self) -> bool:
+            return True
+
+        def make(self, path: str, metadata: Any = None) -> "LayoutRecorder":
+            self._path = path
+            return self
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            name = f"{self._path}/vars/{key}" if self._path else f"vars/{key}"
+            if name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
+                self.layout[name] = (tuple(int(d) for d in value.shape), backend.standardize_dtype(value.dtype))
+
+        def close(self) -> None:
+            pass
+
+    store = LayoutRecorder()
     skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
     saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables={id(o) for o in skip})
-    store.close()
-    buffer.seek(0)
-    return read_layout(buffer)
+    return store.layout
 
 
 _LAYOUT_BY_ARCHITECTURE: dict[str, str] = {}
