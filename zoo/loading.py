@@ -27,13 +27,24 @@ def recipe_for(manifest: mf.Manifest) -> Recipe:
     return recipe
 
 
+_ARCHITECTURE_BY_BUILD: dict[tuple, str] = {}
+
+
 def build_checked(manifest: mf.Manifest) -> Any:
-    """A fresh model for ``manifest``, refused if its architecture fingerprint differs."""
+    """A fresh model for ``manifest``, refused if its architecture fingerprint differs.
+
+    The same builder with the same kwargs builds the same architecture, so within a
+    process its fingerprint (a walk over every layer's config) is computed once."""
+    import json
+
     from zoo.fingerprint import architecture_sha256
 
     recipe = recipe_for(manifest)
     model = recipe.build(**manifest.recipe.builder_kwargs)
-    actual = architecture_sha256(model)
+    key = (recipe.name, recipe.version, recipe.builder, json.dumps(manifest.recipe.builder_kwargs, sort_keys=True))
+    if key not in _ARCHITECTURE_BY_BUILD:
+        _ARCHITECTURE_BY_BUILD[key] = architecture_sha256(model)
+    actual = _ARCHITECTURE_BY_BUILD[key]
     if actual != manifest.compat.architecture_sha256:
         raise ArchitectureMismatchError(
             f"{manifest.name}: recipe {recipe.name} v{recipe.version} builds an architecture (fingerprint {actual[:12]}) "
