@@ -15,12 +15,28 @@ from zoo.errors import *  # noqa: F401,F403  (the typed error hierarchy is part 
 
 __version__ = "0.1.0"
 
-_API = {"compare", "evaluate", "export", "fetch", "get_manifest", "get_recipe", "list_models", "list_recipes", "load_pretrained", "predict", "publish", "register_recipe", "train"}
+# Public name -> the module that owns it (imported on first use, like torchvision's
+# lazy model registry), so ``import zoo`` costs no TensorFlow.
+_API = {
+    "compare": "zoo.comparison",
+    "evaluate": "zoo.loading",
+    "export": "zoo.exporting",
+    "fetch": "zoo.api",
+    "get_manifest": "zoo.hub",
+    "get_recipe": "zoo.registry",
+    "list_models": "zoo.catalog",
+    "list_recipes": "zoo.registry",
+    "load_pretrained": "zoo.loading",
+    "predict": "zoo.predicting",
+    "publish": "zoo.publishing",
+    "register_recipe": "zoo.registry",
+    "train": "zoo.training",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _API:
-        return getattr(importlib.import_module("zoo.api"), name)
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 

@@ -72,10 +72,10 @@ def _parse_int_list(text: Optional[str], option: str) -> Optional[list[int]]:
 @handle_errors
 def list_command(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """List recipes and published models."""
-    from zoo import api
+    import zoo
     from zoo import render
 
-    recipes, models = api.list_recipes(), api.list_models()
+    recipes, models = zoo.list_recipes(), zoo.list_models()
     if as_json:
         _print_json({"recipes": [render.recipe_dict(r) for r in recipes], "models": [render.model_summary(m) for m in models]})
         return
@@ -91,13 +91,14 @@ def info_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output (the manifest)."),
 ) -> None:
     """Show a model's epochs, metrics and files (or a recipe's definition)."""
-    from zoo import api, render
+    import zoo
+    from zoo import render
     from zoo.errors import UnknownModelError
 
     try:
-        manifest = api.get_manifest(name)
+        manifest = zoo.get_manifest(name)
     except UnknownModelError:
-        recipe = api.get_recipe(name)  # raises its own UnknownModelError with suggestions
+        recipe = zoo.get_recipe(name)  # raises its own UnknownModelError with suggestions
         if as_json:
             _print_json(render.recipe_dict(recipe))
         else:
@@ -124,9 +125,10 @@ def train_command(
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch."""
-    from zoo import api, render
+    import zoo
+    from zoo import render
 
-    result = api.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
+    result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
                        start_from=start_from, progress=not as_json)
     if as_json:
         _print_json(result.manifest.to_dict())
@@ -149,9 +151,9 @@ def publish_command(
     as_json: bool = typer.Option(False, "--json", help="Print the pinned manifest as JSON."),
 ) -> None:
     """Check a run and publish it as ONE commit with a tag per epoch; pin manifests/NAME.json to it."""
-    from zoo import api
+    import zoo
 
-    result = api.publish(run_dir, repo, hub_dir=hub_dir, name=name, manifests_dir=manifests_dir, include_resume=not no_resume_state)
+    result = zoo.publish(run_dir, repo, hub_dir=hub_dir, name=name, manifests_dir=manifests_dir, include_resume=not no_resume_state)
     if as_json:
         _print_json({"commit": result.commit, "manifest_path": str(result.manifest_path), "manifest": result.manifest.to_dict()})
         return
@@ -180,12 +182,12 @@ def fetch_command(
     """Download epochs into the HF cache, verify their sha256 and size, print the local paths.
 
     A local file is checked the same way (loaded into --recipe's architecture) instead."""
-    from zoo import api
+    import zoo
 
     if all_epochs and epoch:
         raise UsageError("--all and --epoch cannot be combined")
     specs = [e for part in epoch for e in part.split(",") if e]
-    files = api.fetch(name, _epoch_specs(specs) or None, revision=revision, all_epochs=all_epochs, include_resume=with_resume,
+    files = zoo.fetch(name, _epoch_specs(specs) or None, revision=revision, all_epochs=all_epochs, include_resume=with_resume,
                       dry_run=dry_run, recipe=recipe, allow_unsafe=allow_unsafe)
     if as_json:
         _print_json([{**f.__dict__, "local_path": str(f.local_path) if f.local_path else None} for f in files])
@@ -208,9 +210,10 @@ def evaluate_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Load an epoch and measure it on the recipe's data, beside the published metrics."""
-    from zoo import api, render
+    import zoo
+    from zoo import render
 
-    result = api.evaluate(name, _epoch_specs([epoch])[0], revision, split=split)
+    result = zoo.evaluate(name, _epoch_specs([epoch])[0], revision, split=split)
     if as_json:
         _print_json(result)
         return
@@ -233,12 +236,13 @@ def compare_command(
     show_out: Optional[Path] = typer.Option(None, "--show-out", help="Where --show writes its PNG (default: IMAGE-epochs.png)."),
 ) -> None:
     """Evaluate several epochs side by side, measured beside published: no training needed."""
-    from zoo import api, render
+    import zoo
+    from zoo import render
 
     if epochs and all_epochs:
         raise UsageError("--epochs and --all cannot be combined")
     specs = _epoch_specs([e.strip() for e in epochs.split(",") if e.strip()]) if epochs else None
-    result = api.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None,
+    result = zoo.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None,
                          show=str(show) if show else None, show_out=str(show_out) if show_out else None)
     if plot is not None:
         from zoo.comparison import plot as draw
@@ -269,9 +273,9 @@ def predict_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Predict with an epoch: top classes for a classifier, boxes for a detector."""
-    from zoo import api
+    import zoo
 
-    results = api.predict(name, images, _epoch_specs([epoch])[0], revision, top=top, out=out, score_threshold=score_threshold)
+    results = zoo.predict(name, images, _epoch_specs([epoch])[0], revision, top=top, out=out, score_threshold=score_threshold)
     if as_json:
         _print_json([r.__dict__ for r in results])
         return
@@ -296,9 +300,9 @@ def export_command(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Export an epoch as .keras, legacy .h5, .weights.h5 or a TF SavedModel (serving_default), checked by reloading it."""
-    from zoo import api
+    import zoo
 
-    result = api.export(name, _epoch_specs([epoch])[0], fmt, out, force=force, revision=revision)
+    result = zoo.export(name, _epoch_specs([epoch])[0], fmt, out, force=force, revision=revision)
     if as_json:
         _print_json({**result.__dict__, "path": str(result.path)})
         return

@@ -87,7 +87,7 @@ def compare_model(
 ) -> ModelComparison:
     from zoo.checkpoint import load_weights
     from zoo.fingerprint import model_layout_sha256
-    from zoo.hub import fetch, get_manifest
+    from zoo.hub import fetch_files, get_manifest
     from zoo.loading import build_checked, recipe_for
     from zoo.training import evaluate_splits
 
@@ -114,7 +114,7 @@ def compare_model(
 
             paths = [pool.submit(weights_path, manifest, e, name) for e in entries]
         else:
-            paths = [pool.submit(lambda e=e: fetch(manifest, [e])[0].local_path) for e in entries]
+            paths = [pool.submit(lambda e=e: fetch_files(manifest, [e])[0].local_path) for e in entries]
         for entry, future in zip(entries, paths):
             path = future.result()
             t0 = time.perf_counter()
@@ -129,7 +129,7 @@ def compare_model(
 
 
 def compare(
-    names: Iterable[str],
+    names: Iterable[str] | str,
     epochs: Iterable[int | str] | None = None,
     *,
     all_epochs: bool = False,
@@ -144,7 +144,7 @@ def compare(
 
     ``show``: an image file; a detector's boxes on it are drawn side by side, one panel per
     epoch, into ``show_out`` (PNG)."""
-    names = list(names)
+    names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise UsageError("name at least one model to compare")
     image = None

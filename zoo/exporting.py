@@ -88,7 +88,7 @@ def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, batch: Any) -
 
 def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, force: bool = False, revision: str | None = None) -> ExportResult:
     """Write epoch ``epoch`` of ``name`` as ``fmt`` at ``out``, verified by reloading it."""
-    from zoo.hub import fetch, get_manifest
+    from zoo.hub import fetch_files, get_manifest
     from zoo.loading import build_checked, load_pretrained, recipe_for
 
     out = Path(out)
@@ -107,7 +107,7 @@ def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, for
         from zoo.checkpoint import check_weights_fit, load_resume_state
 
         model = recipe.compile(build_checked(manifest))
-        files = {f.role: f.local_path for f in fetch(manifest, [entry], roles=("weights", "resume"))}
+        files = {f.role: f.local_path for f in fetch_files(manifest, [entry], roles=("weights", "resume"))}
         check_weights_fit(model, files["weights"])
         load_resume_state(model, files["resume"])
         with_optimizer = True

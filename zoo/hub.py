@@ -217,7 +217,7 @@ def _evict(path: Path) -> None:
             pass
 
 
-def fetch(
+def fetch_files(
     manifest: mf.Manifest,
     epochs: Iterable[mf.EpochEntry],
     *,

@@ -63,9 +63,9 @@ def weights_path(manifest: mf.Manifest, entry: mf.EpochEntry, source: str) -> Pa
         path = root / entry.weights.path
         verify_file(path, entry.weights)
         return path
-    from zoo.hub import fetch
+    from zoo.hub import fetch_files
 
-    [fetched] = fetch(manifest, [entry])
+    [fetched] = fetch_files(manifest, [entry])
     return fetched.local_path
 
 

@@ -31,7 +31,9 @@ def load_image(path: Path):
 
 
 def predict(name: str, images: list[Path | str], epoch: int | str | None = None, revision: str | None = None,
-            *, top: int = 3, out: Path | None = None, score_threshold: float = 0.3) -> list[Prediction]:
+            *, top: int = 3, out: Path | str | None = None, score_threshold: float = 0.3) -> list[Prediction]:
+    """Run an epoch on image files: top classes for a classifier, boxes for a detector
+    (drawn into ``out`` as PNG when given)."""
     import numpy as np
 
     from zoo.hub import get_manifest
@@ -39,6 +41,7 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
 
     if not images:
         raise UsageError("name at least one image file")
+    out = Path(out) if out is not None else None
     manifest = get_manifest(name, revision)
     recipe = recipe_for(manifest)
     if recipe.preprocess is None:

@@ -271,7 +271,7 @@ def seed_run_from(source: str, recipe: Recipe, run_dir: Path) -> None:
     import shutil
 
     from zoo.fileio import atomic_path
-    from zoo.hub import fetch, get_manifest
+    from zoo.hub import fetch_files, get_manifest
 
     name, _, epoch = source.rpartition("@")
     if not name or not epoch:
@@ -285,7 +285,7 @@ def seed_run_from(source: str, recipe: Recipe, run_dir: Path) -> None:
                          hint=f"Train it with: zoo train {published.recipe.name} --from {source}")
     if entry.file("resume") is None:
         raise UsageError(f"{name} epoch {entry.epoch} was published without its resume state (optimizer)", hint="Pick an epoch published with one (zoo fetch --with-resume --dry-run shows them).")
-    for f in fetch(published, [entry], roles=("weights", "resume")):
+    for f in fetch_files(published, [entry], roles=("weights", "resume")):
         with atomic_path(run_dir / f.path_in_repo) as tmp:
             shutil.copyfile(f.local_path, tmp)
     files = tuple(f for f in entry.files if f.role in ("weights", "resume"))
