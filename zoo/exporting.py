@@ -89,7 +89,7 @@ def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, batch: Any) -
 def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, force: bool = False, revision: str | None = None) -> ExportResult:
     """Write epoch ``epoch`` of ``name`` as ``fmt`` at ``out``, verified by reloading it."""
     from zoo.hub import fetch_files, get_manifest
-    from zoo.loading import build_checked, load_pretrained, recipe_for
+    from zoo.loading import build_checked, load_epoch, recipe_for
 
     out = Path(out)
     _check_target(out, fmt, force)
@@ -112,7 +112,7 @@ def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, for
         load_resume_state(model, files["resume"])
         with_optimizer = True
     else:
-        model = load_pretrained(name, entry.epoch, revision)
+        model = load_epoch(manifest, entry, name)
     batch = recipe.dataset.load().test[0][:16]
     expected = np.asarray(model.predict(batch, verbose=0))
 

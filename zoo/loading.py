@@ -132,12 +132,17 @@ def load_pretrained(
         return model
 
     manifest = get_manifest(name, revision)
-    entry = manifest.resolve_epoch(epoch)
-    model = build_checked(manifest)
+    return load_epoch(manifest, manifest.resolve_epoch(epoch), name, compile=compile)
+
+
+def load_epoch(manifest: mf.Manifest, entry: mf.EpochEntry, source: str, *, compile: bool = False) -> Any:
+    """``load_pretrained`` for a manifest already resolved (and pinned) by the caller, so
+    one command resolves a name once and loads from the very commit it described."""
     from zoo.fingerprint import model_layout_sha256
 
+    model = build_checked(manifest)
     layout = model_layout_sha256(model, manifest.compat.architecture_sha256)  # build_checked matched it
-    load_weights(model, weights_path(manifest, entry, name), what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
+    load_weights(model, weights_path(manifest, entry, source), what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
     if compile:
         recipe_for(manifest).compile(model)
     return model
@@ -150,7 +155,7 @@ def evaluate(name: str, epoch: int | str | None = None, revision: str | None = N
 
     manifest = get_manifest(name, revision)
     entry = manifest.resolve_epoch(epoch)
-    model = load_pretrained(name, entry.epoch, revision, compile=True)
+    model = load_epoch(manifest, entry, name, compile=True)
     recipe = recipe_for(manifest)
     measured = evaluate_splits(model, recipe.dataset.load(), [split], evaluator=recipe.evaluator)
     published = {k: v for k, v in entry.metrics.items() if k in measured}

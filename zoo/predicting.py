@@ -37,7 +37,7 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
     import numpy as np
 
     from zoo.hub import get_manifest
-    from zoo.loading import load_pretrained, recipe_for
+    from zoo.loading import load_epoch, recipe_for
 
     if not images:
         raise UsageError("name at least one image file")
@@ -48,7 +48,7 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
         raise UsageError(f"recipe {recipe.name} does not say how to prepare an image for prediction")
     pixels = [load_image(Path(p)) for p in images]
     batch = np.stack([recipe.preprocess(image) for image in pixels])
-    model = load_pretrained(name, manifest.resolve_epoch(epoch).epoch, revision)
+    model = load_epoch(manifest, manifest.resolve_epoch(epoch), name)
     results = []
     if recipe.task == "detection":
         from zoo.visualize import draw_detections

@@ -198,10 +198,8 @@ def _save_epoch(model: Any, recipe: Recipe, splits: Any, run_dir: Path, epoch: i
 
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
-    from zoo.fingerprint import architecture_sha256
+    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
     from zoo.tf import keras, tf
-
-    from zoo.fingerprint import layout_sha256, model_layout
 
     return mf.Manifest(
         schema_version=mf.SCHEMA_VERSION,
