@@ -117,7 +117,7 @@ def train(
     # One fit call per stretch between saves: a fit call per epoch would rebuild and
     # retrace the input pipeline every epoch (about 0.2 s each here).
     for stop in [e for e in saves if e > start]:
-        callback = _EpochStart(seed_states, seed, bar, trained)
+        callback = _epoch_start_callback(seed_states, seed, bar, trained)
         model.fit(
             _epoch_batches(x_train, y_train, seed, range(start + 1, stop + 1), recipe.train.batch_size),
             initial_epoch=start, epochs=stop, steps_per_epoch=-(-len(x_train) // recipe.train.batch_size),
@@ -147,29 +147,23 @@ def _epoch_batches(x: Any, y: Any, seed: int, epochs: Iterable[int], batch_size:
     return batches.map(lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx))).prefetch(2)
 
 
-class _EpochStart:
-    """Keras callback: sets every seed-generator state to ``[seed, epoch]`` as an epoch
-    starts (Keras does not save that state, so a resumed run needs it reset), and moves
-    the progress bar."""
+def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list) -> Any:
+    """A Keras callback that sets every seed-generator state to ``[seed, epoch]`` as an
+    epoch starts (Keras does not save that state, so a resumed run needs it reset), and
+    moves the progress bar. Built in a function so this module imports no Keras."""
+    from zoo.tf import keras
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        from zoo.tf import keras
+    class EpochStart(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            for state in seed_states:  # Keras counts epochs from 0, the zoo from 1
+                state.assign(np.array([seed, epoch + 1], dtype=state.dtype))
 
-        class EpochStart(keras.callbacks.Callback):
-            def __init__(self, seed_states: list, seed: int, bar: Any, trained: list):
-                super().__init__()
-                self.seed_states, self.seed, self.bar, self.trained = seed_states, seed, bar, trained
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            trained.append(epoch + 1)
+            bar.update(1)
+            bar.set_postfix(loss=f"{(logs or {}).get('loss', float('nan')):.4f}")
 
-            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-                for state in self.seed_states:  # Keras counts epochs from 0, the zoo from 1
-                    state.assign(np.array([self.seed, epoch + 1], dtype=state.dtype))
-
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                self.trained.append(epoch + 1)
-                self.bar.update(1)
-                self.bar.set_postfix(loss=f"{(logs or {}).get('loss', float('nan')):.4f}")
-
-        return EpochStart(*args, **kwargs)
+    return EpochStart()
 
 
 def evaluate_splits(model: Any, splits: Any, names: Iterable[str] = ("train", "val", "test"), evaluator: Callable | None = None) -> dict[str, float]:
