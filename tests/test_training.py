@@ -49,6 +49,21 @@ def test_run_dir_has_weights_resume_state_metrics_and_manifest(small_runs):
     assert m.compat.param_count == 19466 and m.recipe.train_config.epochs == 2
 
 
+def test_recorded_metrics_are_what_plain_keras_evaluate_reports(small_runs):
+    """The run's metrics come from reused tf.data pipelines; they must equal Keras's own
+    ``evaluate`` on the numpy arrays, to the last bit."""
+    run = small_runs["digits-cnn"]
+    m, recipe = mf.load(run / "zoo.json"), get_recipe("digits-cnn")
+    model = recipe.build()
+    model.load_weights(str(run / m.epochs[-1].weights.path))
+    recipe.compile(model)
+    splits = recipe.dataset.load()
+    for split in ("train", "val", "test"):
+        x, y = splits.get(split)
+        keras_says = model.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
+        assert {f"{split}/{k}": float(v) for k, v in keras_says.items()} == {k: v for k, v in m.epochs[-1].metrics.items() if k.startswith(split)}
+
+
 def test_run_dirs_are_byte_identical_across_processes(small_runs, tmp_path):
     """A second, separate process with the same recipe and seed writes the same bytes:
     weights, resume state (Keras's save time and object ids normalised) and manifest."""

@@ -89,13 +89,13 @@ def compare_model(
     from zoo.fingerprint import model_layout_sha256
     from zoo.hub import fetch_files, get_manifest
     from zoo.loading import build_checked, recipe_for
-    from zoo.training import evaluate_splits
+    from zoo.evaluation import SplitEvaluator
 
     manifest = get_manifest(name, revision)
     entries = _entries(manifest, epochs, all_epochs)
     recipe = recipe_for(manifest)
-    splits = recipe.dataset.load()
-    splits.get(split)  # refuse an unknown split before downloading anything
+    evaluate = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)
+    evaluate.splits.get(split)  # refuse an unknown split before downloading anything
 
     start = time.perf_counter()
     model = recipe.compile(build_checked(manifest))
@@ -120,7 +120,7 @@ def compare_model(
             t0 = time.perf_counter()
             load_weights(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
             t1 = time.perf_counter()
-            measured = evaluate_splits(model, splits, [split], evaluator=recipe.evaluator)
+            measured = evaluate(model, [split])
             t2 = time.perf_counter()
             published = {k: v for k, v in entry.metrics.items() if k in measured}
             shown = recipe.detect(model, show[None])[0] if show is not None and recipe.detect else None

@@ -151,12 +151,12 @@ def load_epoch(manifest: mf.Manifest, entry: mf.EpochEntry, source: str, *, comp
 def evaluate(name: str, epoch: int | str | None = None, revision: str | None = None, *, split: str = "test") -> dict[str, Any]:
     """Load an epoch and measure it on the recipe's split, beside the published metrics."""
     from zoo.hub import get_manifest
-    from zoo.training import evaluate_splits
+    from zoo.evaluation import SplitEvaluator
 
     manifest = get_manifest(name, revision)
     entry = manifest.resolve_epoch(epoch)
     model = load_epoch(manifest, entry, name, compile=True)
     recipe = recipe_for(manifest)
-    measured = evaluate_splits(model, recipe.dataset.load(), [split], evaluator=recipe.evaluator)
+    measured = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)(model, [split])
     published = {k: v for k, v in entry.metrics.items() if k in measured}
     return {"name": manifest.name, "epoch": entry.epoch, "split": split, "measured": measured, "published": published}

@@ -27,6 +27,7 @@ import numpy as np
 from zoo import manifest as mf
 from zoo.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, check_weights_fit, load_resume_state, save_resume_state, save_weights
 from zoo.constants import MANIFEST_FILENAME
+from zoo.evaluation import SplitEvaluator
 from zoo.errors import IntegrityError, ManifestError, RunDirError, UsageError
 from zoo.fileio import sha256_file
 from zoo.registry import Recipe, get_recipe
@@ -108,6 +109,7 @@ def train(
     start = previous.last_epoch if previous else 0
     splits = recipe.dataset.load()
     x_train, y_train = splits.train
+    evaluate = SplitEvaluator(splits, recipe.evaluator)
     seed_states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
     from tqdm.auto import tqdm
@@ -124,7 +126,7 @@ def train(
             callbacks=[callback], shuffle=False, verbose=0,
         )
         start = stop
-        entry = _save_epoch(model, recipe, splits, run_dir, stop)
+        entry = _save_epoch(model, evaluate, run_dir, stop)
         entries.append(entry)
         manifest = _with_epochs(base, recipe, entries)
         mf.write(manifest, manifest_path)
@@ -166,20 +168,7 @@ def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list)
     return EpochStart()
 
 
-def evaluate_splits(model: Any, splits: Any, names: Iterable[str] = ("train", "val", "test"), evaluator: Callable | None = None) -> dict[str, float]:
-    """Each split's metrics as ``{"val/accuracy": …}``: ``model.evaluate``, or the recipe's evaluator."""
-    metrics = {}
-    for split in names:
-        x, y = splits.get(split)
-        if evaluator is not None:
-            result = evaluator(model, x, y)
-        else:
-            result = model.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
-        metrics.update({f"{split}/{k}": float(v) for k, v in sorted(result.items())})
-    return metrics
-
-
-def _save_epoch(model: Any, recipe: Recipe, splits: Any, run_dir: Path, epoch: int) -> mf.EpochEntry:
+def _save_epoch(model: Any, evaluate: SplitEvaluator, run_dir: Path, epoch: int) -> mf.EpochEntry:
     rel = epoch_dir(epoch)
     weights, resume_state = run_dir / rel / WEIGHTS_FILENAME, run_dir / rel / RESUME_FILENAME
     save_weights(model, weights)
@@ -188,7 +177,7 @@ def _save_epoch(model: Any, recipe: Recipe, splits: Any, run_dir: Path, epoch: i
         mf.FileEntry(path=f"{rel}/{WEIGHTS_FILENAME}", sha256=sha256_file(weights), size=weights.stat().st_size, role="weights"),
         mf.FileEntry(path=f"{rel}/{RESUME_FILENAME}", sha256=sha256_file(resume_state), size=resume_state.stat().st_size, role="resume", optional=True),
     )
-    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate_splits(model, splits, evaluator=recipe.evaluator), created_at=mf.utc_now())
+    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate(model), created_at=mf.utc_now())
 
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
