@@ -121,6 +121,19 @@ def test_bad_manifests_are_rejected_naming_the_field(path, value, message):
         mf.parse(_mutate(path, value), source="m.json")
 
 
+@pytest.mark.parametrize("path,value,message", BAD[:4], ids=[".".join(map(str, p)) for p, _, _ in BAD[:4]])
+def test_texts_are_checked_each_time_they_are_read(path, value, message):
+    """loads remembers only texts that passed the schema: a bad one fails every time,
+    and a good one read before does not make a different, bad one pass."""
+    good_text = json.dumps(good())
+    mf.loads(good_text)
+    bad_text = json.dumps(_mutate(path, value))
+    for _ in range(2):
+        with pytest.raises(ManifestError, match=message):
+            mf.loads(bad_text, source="m.json")
+    assert mf.loads(good_text) == mf.parse(good())
+
+
 @pytest.mark.parametrize(
     "path",
     ["../escape.h5", "/etc/passwd", "epochs\\e010\\w.h5", "", "epochs/../../x", "epochs//x", "./x", "c:/x", "epochs/e010/", "a/\x00b"],

@@ -34,12 +34,15 @@ def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
     layout: Layout = {}
     try:
         with h5py.File(source, "r") as h5:
+            fid = h5.id
 
-            def visit(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Dataset) and name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
-                    layout[name] = (tuple(int(d) for d in obj.shape), str(obj.dtype))
+            def visit(raw: bytes, info: Any) -> None:  # h5py's low-level walk: no object per group
+                name = raw.decode()
+                if info.type == h5py.h5o.TYPE_DATASET and name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
+                    dataset = h5py.h5d.open(fid, raw)
+                    layout[name] = (tuple(int(d) for d in dataset.shape), str(dataset.dtype))
 
-            h5.visititems(visit)
+            h5py.h5o.visit(fid, visit, info=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise FileFormatError(
             f"{source if not isinstance(source, io.BytesIO) else 'weights'}: not a readable HDF5 weights file ({exc})",

@@ -231,8 +231,11 @@ def check_relpath(path: str, *, where: str = "path") -> str:
     return path
 
 
-def parse(data: Any, *, source: str = "manifest") -> Manifest:
-    """Validate untrusted manifest data and return the typed manifest."""
+def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) -> Manifest:
+    """Validate untrusted manifest data and return the typed manifest.
+
+    ``schema_checked``: the JSON Schema already passed this very data (``loads`` knows
+    that of a text it validated before); every other check still runs."""
     if not isinstance(data, dict):
         raise ManifestError(f"{source}: a manifest must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
@@ -242,7 +245,7 @@ def parse(data: Any, *, source: str = "manifest") -> Manifest:
             hint="Upgrade zoo if the manifest is newer, or republish it.",
         )
     _check_paths_first(data, source)
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = [] if schema_checked else sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
@@ -312,12 +315,22 @@ def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> Non
             raise ManifestError(f"{source}: $.selection.{key}.epoch: {sel['epoch']} is not one of the epochs {numbers}")
 
 
+# Texts that passed the JSON Schema in this process (the schema walk is most of the cost
+# of reading a manifest, and a load reads the same one again and again).
+_SCHEMA_VALID_TEXTS: dict[bytes, None] = {}
+
+
 def loads(text: str | bytes, *, source: str = "manifest") -> Manifest:
+    key = text.encode() if isinstance(text, str) else bytes(text)
     try:
-        data = json.loads(text)
+        data = json.loads(key)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{source}: not valid JSON ({exc})") from None
-    return parse(data, source=source)
+    manifest = parse(data, source=source, schema_checked=key in _SCHEMA_VALID_TEXTS)
+    if len(_SCHEMA_VALID_TEXTS) >= 256:
+        _SCHEMA_VALID_TEXTS.pop(next(iter(_SCHEMA_VALID_TEXTS)))
+    _SCHEMA_VALID_TEXTS[key] = None
+    return manifest
 
 
 def load(path: Path) -> Manifest:
