@@ -25,13 +25,19 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def side_by_side(fns: dict, repeats: int, number: int = 1) -> dict[str, float]:
+    """Median seconds per call of each function, run in turn within every repeat, the
+    order rotated each time: slow drifts of a noisy machine then hit every contender
+    alike. Each repeat times ``number`` calls (many, for calls of a few milliseconds)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i in range(repeats):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            start = time.perf_counter()
+            for _ in range(number):
+                fns[name]()
+            times[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def run(cmd: list[str], env: dict | None = None) -> None:
@@ -46,13 +52,13 @@ def row(what, ours, theirs, goal=None, unit="s"):
 
 def bench_cli(repeats: int, env: dict) -> list[dict]:
     py, zoo, hf = str(BIN / "python"), str(BIN / "zoo"), str(BIN / "hf")
-    tf = median_time(lambda: run([py, "-c", "import tensorflow"], env), repeats)
-    hf_help = median_time(lambda: run([hf, "--help"], env), repeats)
+    commands = {"tf": [py, "-c", "import tensorflow"], "hf": [hf, "--help"], "zoo --help": [zoo, "--help"],
+                "zoo list": [zoo, "list"], "zoo info digits-mlp": [zoo, "info", "digits-mlp"]}
+    t = side_by_side({name: (lambda cmd=cmd: run(cmd, env)) for name, cmd in commands.items()}, repeats)
     rows = []
-    for args in (["--help"], ["list"], ["info", "digits-mlp"]):
-        t = median_time(lambda: run([zoo, *args], env), repeats)
-        rows.append(row(f"zoo {' '.join(args)} vs import tensorflow", t, tf, 0.10))
-        rows.append(row(f"zoo {' '.join(args)} vs hf --help", t, hf_help, 1.2))
+    for name in ("zoo --help", "zoo list", "zoo info digits-mlp"):
+        rows.append(row(f"{name} vs import tensorflow", t[name], t["tf"], 0.10))
+        rows.append(row(f"{name} vs hf --help", t[name], t["hf"], 1.2))
     return rows
 
 
@@ -75,7 +81,6 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
     commit = publish_local(stage, tmp / "hub", "bench/big", tags=[], message="bench")
     (tmp / "manifests").mkdir(exist_ok=True)
     mf.write(big.replace(hub=mf.HubRef("bench/big", commit)), tmp / "manifests" / "big.json")
-    os.environ["ZOO_MANIFESTS_DIR"] = str(tmp / "manifests")
     rows = []
     with HubServer(tmp / "hub") as server:
         os.environ["HF_ENDPOINT"] = server.endpoint
@@ -93,11 +98,13 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
             hf_hub_download("bench/big", "epochs/e001/model.weights.h5", revision=commit, endpoint=server.endpoint, cache_dir=str(tmp / "hf" / "hub"))
 
         url = f"{server.endpoint}/bench/big/resolve/{commit}/epochs/e001/model.weights.h5"
-        t_ours, t_raw = median_time(ours, repeats), median_time(raw, repeats)
-        rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs hf_hub_download", t_ours, t_raw, 1.05))
+        contenders = {"zoo": ours, "hf_hub_download": raw}
         if shutil.which("curl"):
-            t_curl = median_time(lambda: run(["curl", "-sf", "-o", str(tmp / "curl.bin"), url]), repeats)
-            rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs curl", t_ours, t_curl))
+            contenders["curl"] = lambda: run(["curl", "-sf", "-o", str(tmp / "curl.bin"), url])
+        t = side_by_side(contenders, repeats)
+        rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs hf_hub_download", t["zoo"], t["hf_hub_download"], 1.05))
+        if "curl" in t:
+            rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs curl", t["zoo"], t["curl"]))
         before = len(server.requests())
         zoo.fetch("big", 1)  # cached, pinned
         rows.append({"what": "requests for a cached fetch of a pinned revision", "zoo": len(server.requests()) - before, "goal": 0,
@@ -155,20 +162,22 @@ def bench_load(tmp: Path, repeats: int, small_run: Path) -> list[dict]:
 
     rows = []
     resnet = _resnet_run(tmp)
-    for label, run_dir, recipe in (("digits-cnn", small_run, "digits-cnn"), ("ResNet50 (25.6M params)", resnet, "bench-resnet50")):
+    for label, run_dir, recipe, number in (("digits-cnn", small_run, "digits-cnn", 20), ("ResNet50 (25.6M params)", resnet, "bench-resnet50", 1)):
         weights = next(run_dir.glob("epochs/*/model.weights.h5"))
 
         def by_hand():
             model = zoo.get_recipe(recipe).build()
             model.load_weights(str(weights))
 
-        by_hand(), zoo.load_pretrained(str(run_dir))  # warm
-        t_hand = median_time(by_hand, repeats)
-        t_ours = median_time(lambda: zoo.load_pretrained(str(run_dir)), repeats)
-        rows.append(row(f"load_pretrained {label} vs build + load_weights", t_ours, t_hand, 1.15))
+        contenders = {"zoo": lambda: zoo.load_pretrained(str(run_dir)), "hand": by_hand}
         if recipe == "bench-resnet50":
-            t_keras = median_time(lambda: keras.models.load_model(str(tmp / "resnet.keras")), repeats)
-            rows.append(row(f"load_pretrained {label} vs load_model(.keras)", t_ours, t_keras))
+            contenders["load_model"] = lambda: keras.models.load_model(str(tmp / "resnet.keras"))
+        for fn in contenders.values():  # warm: first builds trace and fill Keras's caches
+            fn()
+        t = side_by_side(contenders, repeats, number)
+        rows.append(row(f"load_pretrained {label} vs build + load_weights", t["zoo"], t["hand"], 1.15))
+        if "load_model" in t:
+            rows.append(row(f"load_pretrained {label} vs load_model(.keras)", t["zoo"], t["load_model"]))
     # Peak memory of the load itself, each in a fresh process: importing TensorFlow peaks
     # higher than a load, so the high-water mark is reset (Linux clear_refs 5) after imports.
     prelude = (f"import re, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run as bench, zoo, zoo.tf, zoo.loading, zoo.hub; "
@@ -184,27 +193,68 @@ def bench_load(tmp: Path, repeats: int, small_run: Path) -> list[dict]:
 
 
 def bench_train(tmp: Path, epochs: int, repeats: int) -> list[dict]:
-    import numpy as np
-
+    """zoo train against plain ``model.fit``: with a few saves (the recipes' way), and
+    with a save at every epoch against the same files and metrics made by hand with
+    Keras's ``ModelCheckpoint`` (weights and full model) and ``evaluate`` on each split."""
     import zoo
+    from zoo.tf import keras
 
     recipe = zoo.get_recipe("digits-mlp")
-    x, y = recipe.dataset.load().train
+    splits = recipe.dataset.load()
+    x, y = splits.train
 
-    def plain():
-        from zoo.tf import keras
+    class EvaluateSplits(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for xs, ys in (splits.train, splits.val, splits.test):
+                self.model.evaluate(xs, ys, batch_size=256, verbose=0)
 
+    def plain(callbacks=()):
         keras.utils.set_random_seed(0)
         model = recipe.compile(recipe.build())
-        model.fit(x, y, batch_size=recipe.train.batch_size, epochs=epochs, shuffle=True, verbose=0)
+        model.fit(x, y, batch_size=recipe.train.batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=list(callbacks))
         model.save_weights(str(tmp / "plain.weights.h5"))
 
-    def ours():
-        shutil.rmtree(tmp / "train", ignore_errors=True)
-        zoo.train("digits-mlp", epochs=epochs, save_at=[epochs // 2, epochs], out=tmp / "train", progress=False)
+    def by_hand_every_epoch():
+        shutil.rmtree(tmp / "hand", ignore_errors=True)
+        plain([keras.callbacks.ModelCheckpoint(str(tmp / "hand/e{epoch:03d}.weights.h5"), save_weights_only=True),
+               keras.callbacks.ModelCheckpoint(str(tmp / "hand/e{epoch:03d}.keras")), EvaluateSplits()])
 
-    plain(), ours()
-    return [row(f"zoo train {epochs} epochs (2 saves, deterministic) vs plain model.fit", median_time(ours, repeats), median_time(plain, repeats), 1.03)]
+    def ours(save_at):
+        shutil.rmtree(tmp / "train", ignore_errors=True)
+        zoo.train("digits-mlp", epochs=epochs, save_at=save_at, out=tmp / "train", progress=False)
+
+    contenders = {"plain": plain, "zoo": lambda: ours([epochs // 2, epochs]),
+                  "hand every": by_hand_every_epoch, "zoo every": lambda: ours(range(1, epochs + 1))}
+    for fn in contenders.values():
+        fn()
+    t = side_by_side(contenders, repeats)
+    return [row(f"zoo train {epochs} epochs, 2 saves vs plain model.fit + save_weights", t["zoo"], t["plain"], 1.03),
+            row(f"zoo train {epochs} epochs, a save every epoch vs plain model.fit", t["zoo every"], t["plain"]),
+            row(f"zoo train {epochs} epochs, a save every epoch vs ModelCheckpoint + evaluate", t["zoo every"], t["hand every"], 1.03)]
+
+
+def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
+    """zoo compare over N epochs against N × (load_pretrained + model.evaluate), warm cache."""
+    import zoo
+    from zoo.localhub import serving
+
+    recipe = zoo.get_recipe("digits-cnn")
+    run = zoo.train(recipe, epochs=n, save_at=range(1, n + 1), out=tmp / "compare-run", progress=False).run_dir
+    zoo.publish(run, "bench/digits-cnn", hub_dir=tmp / "compare-hub", manifests_dir=tmp / "manifests")
+    x_test, y_test = recipe.dataset.load().test
+    epochs = list(range(1, n + 1))
+
+    def naive():
+        for e in epochs:
+            zoo.load_pretrained("digits-cnn", epoch=e, compile=True).evaluate(x_test, y_test, batch_size=256, verbose=0)
+
+    with serving(tmp / "compare-hub"):
+        zoo.fetch("digits-cnn", all_epochs=True)  # warm cache: time compute, not the network
+        contenders = {"zoo": lambda: zoo.compare("digits-cnn", epochs), "naive": naive}
+        for fn in contenders.values():
+            fn()
+        t = side_by_side(contenders, repeats)
+    return [row(f"zoo compare digits-cnn, N={n} epochs vs the naive loop", t["zoo"], t["naive"])]
 
 
 def main() -> None:
@@ -215,21 +265,34 @@ def main() -> None:
     repeats = 3 if args.quick else 7
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
         tmp = Path(tmp)
-        os.environ.update({"ZOO_HOME": str(tmp / "home"), "HF_HOME": str(tmp / "hf"), "SOURCE_DATE_EPOCH": "1764028800"})
+        os.environ.update({"ZOO_HOME": str(tmp / "home"), "HF_HOME": str(tmp / "hf"), "SOURCE_DATE_EPOCH": "1764028800",
+                           "ZOO_MANIFESTS_DIR": str(tmp / "manifests")})
         env = {**os.environ}
         import zoo
 
         small = zoo.train("digits-cnn", epochs=1, out=tmp / "small", progress=False).run_dir
         rows = bench_cli(repeats, env)
         rows += bench_fetch(tmp, 20 if args.quick else 100, repeats if args.quick else 5)
-        rows += bench_load(tmp, repeats, small)
-        rows += bench_train(tmp, 10 if args.quick else 30, 3)
+        rows += bench_load(tmp, repeats if args.quick else 11, small)
+        rows += bench_train(tmp, 10 if args.quick else 30, 3 if args.quick else 7)
+        rows += bench_compare(tmp, 3 if args.quick else 10, 1 if args.quick else 5)
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
     for r in rows:
         print(f"{r['what']:<68} {r['zoo']:>9.3f} {r.get('by_hand', float('nan')):>9.3f} {r.get('ratio', float('nan')):>7.2f} "
               f"{r['goal'] if r['goal'] is not None else '-':>6}  {r['verdict']}")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"machine": machine(), "quick": args.quick, "rows": rows}, indent=2))
+
+
+def machine() -> dict:
+    """Where the numbers came from: they are ratios on this machine, not absolutes."""
+    import platform
+    from importlib.metadata import version
+
+    from zoo.tf import keras, tf
+
+    return {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, **{pkg: version(pkg) for pkg in ("huggingface_hub", "olah", "h5py")}}
 
 
 if __name__ == "__main__":
