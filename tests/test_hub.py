@@ -194,6 +194,20 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
 
 
 # -- the CLI over the same hub ---------------------------------------------------------------
+@pytest.mark.parametrize("repo,name", [("Org/Digits_CNN", None), ("zoo/digits-cnn", "Has Spaces"), ("zoo/" + "x" * 70, None)])
+def test_publish_refuses_a_bad_model_name_in_a_sentence(repo, name, small_runs, hub_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from zoo.cli import app
+
+    out = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["publish", str(small_runs["digits-cnn"]), "--repo", repo, "--hub-dir", str(tmp_path / "hub"),
+                              *(["--name", name] if name else []), "--manifests-dir", str(tmp_path / "m")])
+    text = " ".join(out.output.split())
+    assert out.exit_code == 2, out.output
+    assert "is not allowed: use lower-case letters" in text and "Pass --name " in text and "Traceback" not in text
+    assert not (tmp_path / "hub").exists() and not (tmp_path / "m").exists()
+
+
 def test_cli_publish_fetch_and_dry_run(hub, small_runs, hub_dir, tmp_path):
     from typer.testing import CliRunner
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError
+from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageError
 
 SCHEMA_VERSION = 1
 WEIGHTS_FORMAT = "keras.weights.h5"
@@ -202,6 +202,20 @@ def _validator():
 
     schema = json.loads((bundled_manifests_dir() / SCHEMA_FILENAME).read_text())
     return jsonschema.Draft202012Validator(schema)
+
+
+def check_name(name: str, *, what: str = "model name") -> str:
+    """Refuse a name given by the user that the schema would refuse, in a sentence
+    rather than as the schema's regex (a usage error: nothing was read or written)."""
+    pattern = _validator().schema["$defs"]["name"]["pattern"]
+    if not re.match(pattern, name):
+        suggestion = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:64] or "my-model"
+        raise UsageError(
+            f"{what} {name!r} is not allowed: use lower-case letters, digits, '.', '_' and '-', "
+            "at most 64 characters, starting with a letter or digit",
+            hint=f"Pass --name {suggestion} (the Hub repo id may keep its own spelling).",
+        )
+    return name
 
 
 def _json_path(parts) -> str:

@@ -121,9 +121,9 @@ def publish(
 
     if parse_ref(repo_id).repo_id is None or "@" in repo_id or repo_id.startswith("hf://"):
         raise PublishError(f"--repo must be ORG/NAME, got {repo_id!r}")
+    name = mf.check_name(name or repo_id.split("/", 1)[1])
     run_dir = Path(run_dir)
     m = check_run(run_dir)
-    name = name or repo_id.split("/", 1)[1]
     tags = [epoch_tag(e.epoch) for e in m.epochs]
     message = f"zoo publish {name}: epochs {', '.join(map(str, m.epoch_numbers))}"
     with tempfile.TemporaryDirectory(prefix="zoo-stage-") as tmp:
