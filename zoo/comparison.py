@@ -76,22 +76,22 @@ def _entries(manifest: mf.Manifest, epochs: Iterable[int | str] | None, all_epoc
     return [chosen[n] for n in sorted(chosen)]
 
 
-def compare_model(
+def _compare_one(
     name: str,
-    epochs: Iterable[int | str] | None = None,
+    manifest: mf.Manifest,
+    epochs: Iterable[int | str] | None,
     *,
-    all_epochs: bool = False,
-    split: str = "test",
-    revision: str | None = None,
-    show: Any = None,
+    all_epochs: bool,
+    split: str,
+    show: Any,
 ) -> ModelComparison:
+    """One model (``name`` as the user gave it, ``manifest`` as resolved for it)."""
     from zoo.checkpoint import load_weights
-    from zoo.fingerprint import model_layout_sha256
-    from zoo.hub import fetch_files, get_manifest
-    from zoo.loading import build_checked, recipe_for
     from zoo.evaluation import SplitEvaluator
+    from zoo.fingerprint import model_layout_sha256
+    from zoo.hub import fetch_files
+    from zoo.loading import build_checked, recipe_for
 
-    manifest = get_manifest(name, revision)
     entries = _entries(manifest, epochs, all_epochs)
     recipe = recipe_for(manifest)
     evaluate = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)
@@ -147,19 +147,21 @@ def compare(
     names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise UsageError("name at least one model to compare")
+    from zoo.hub import get_manifest
+
+    manifests = [get_manifest(n, revision) for n in names]  # every name resolved once, before any work
     image = None
     if show is not None:
-        from zoo.hub import get_manifest
         from zoo.loading import recipe_for
         from zoo.predicting import load_image
 
         if len(names) != 1:
             raise UsageError("--show takes one model")
-        recipe = recipe_for(get_manifest(names[0], revision))
+        recipe = recipe_for(manifests[0])
         if recipe.detect is None:
             raise UsageError(f"--show draws a detector's boxes; {recipe.name} is a {recipe.task} recipe", hint="Use 'zoo predict' for its top classes.")
         image = recipe.preprocess(load_image(show))
-    models = [compare_model(n, epochs, all_epochs=all_epochs, split=split, revision=revision, show=image) for n in names]
+    models = [_compare_one(n, m, epochs, all_epochs=all_epochs, split=split, show=image) for n, m in zip(names, manifests)]
     if image is not None:
         from zoo.visualize import draw_side_by_side
 
