@@ -144,7 +144,20 @@ def test_weights_of_another_width_are_refused_listing_the_layers(hub, monkeypatc
     _own_manifests(monkeypatch, tmp_path, narrow=m.replace(recipe=recipe, compat=compat))
     with pytest.raises(zoo.ArchitectureMismatchError) as info:
         zoo.load_pretrained("narrow", epoch=1)
-    assert "layers/conv2d/vars/0: model expects [3, 3, 1, 16] float32, file has [3, 3, 1, 32] float32" in info.value.message
+    assert "layers/conv2d/vars/0 (layer 'conv_0'): model expects [3, 3, 1, 16] float32, file has [3, 3, 1, 32] float32" in info.value.message
+
+
+def test_a_layout_diff_names_the_layers_on_both_sides(small_runs):
+    """Keras 3 paths name layer classes (dense_2); the diff also says which layer that is
+    in the model and in the file, so a shifted stack reads as what it is."""
+    from zoo.checkpoint import check_weights_fit
+
+    run = small_runs["digits-mlp"]
+    deeper = zoo.get_recipe("digits-mlp").build(hidden=[128, 64, 32])
+    with pytest.raises(zoo.ArchitectureMismatchError) as info:
+        check_weights_fit(deeper, run / mf.load(run / "zoo.json").epochs[-1].weights.path)
+    assert "layers/dense_2/vars/0 (layer 'hidden_2' in the model, 'classes' in the file): model expects [64, 32] float32, file has [64, 10] float32" in info.value.message
+    assert "layers/dense_3/vars/0 (layer 'classes'): model expects [32, 10] float32, file has nothing" in info.value.message
 
 
 def test_a_newer_recipe_version_is_refused(hub, monkeypatch, tmp_path):

@@ -18,7 +18,7 @@ from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
 from zoo.fileio import atomic_path
-from zoo.fingerprint import Layout, layout_diff, layout_sha256, model_layout, read_layout
+from zoo.fingerprint import Layout, layout_diff, layout_sha256, model_layer_names, model_layout, read_layer_names, read_layout
 
 WEIGHTS_FILENAME = "model.weights.h5"
 RESUME_FILENAME = "resume.keras"
@@ -105,7 +105,8 @@ def check_weights_fit(
     expected = expected_layout or model_layout(model)
     if layout_sha256(expected) != layout_sha256(actual):
         raise ArchitectureMismatchError(
-            f"{what or path}: the weights do not fit the architecture built from the recipe:\n" + "\n".join(layout_diff(expected, actual)),
+            f"{what or path}: the weights do not fit the architecture built from the recipe:\n"
+            + "\n".join(layout_diff(expected, actual, model_names=model_layer_names(model), file_names=read_layer_names(path))),
             hint="Pin the revision or recipe version the weights were published with, or fetch weights made for this recipe version.",
         )
 

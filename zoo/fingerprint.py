@@ -55,23 +55,54 @@ def layout_sha256(layout: Layout) -> str:
     return _sha256_json(sorted((path, list(shape), dtype) for path, (shape, dtype) in layout.items()))
 
 
-def layout_diff(expected: Layout, actual: Layout, limit: int = 5) -> list[str]:
-    """Human-readable first differences between two layouts (model vs file)."""
+def read_layer_names(source: Union[Path, str]) -> dict[str, str]:
+    """Each weight group's layer name (``layers/conv2d`` → ``conv_0``): Keras 3 files keep
+    it as an attribute, since their paths name layer classes, not layers."""
+    import h5py
+
+    names: dict[str, str] = {}
+
+    def visit(path: str, obj: Any) -> None:
+        if path.rsplit("/", 1)[-1] == "vars" and "name" in obj.attrs:
+            names[path.rsplit("/", 1)[0] if "/" in path else ""] = str(obj.attrs["name"])
+
+    with h5py.File(source, "r") as h5:
+        h5.visititems(visit)
+    return names
+
+
+def layout_diff(expected: Layout, actual: Layout, limit: int = 5, *, model_names: dict[str, str] | None = None,
+                file_names: dict[str, str] | None = None) -> list[str]:
+    """Human-readable first differences between two layouts (model vs file), each path
+    with its layer's name in the model and in the file when they are known."""
     lines = []
     for path in sorted(set(expected) | set(actual)):
         want, got = expected.get(path), actual.get(path)
         if want == got:
             continue
+        where = path + _layer_names(path, model_names or {}, file_names or {})
         if got is None:
-            lines.append(f"  {path}: model expects {_fmt(want)}, file has nothing")
+            lines.append(f"  {where}: model expects {_fmt(want)}, file has nothing")
         elif want is None:
-            lines.append(f"  {path}: file has {_fmt(got)}, model has no such weight")
+            lines.append(f"  {where}: file has {_fmt(got)}, model has no such weight")
         else:
-            lines.append(f"  {path}: model expects {_fmt(want)}, file has {_fmt(got)}")
+            lines.append(f"  {where}: model expects {_fmt(want)}, file has {_fmt(got)}")
         if len(lines) >= limit:
             lines.append("  …")
             break
     return lines
+
+
+def _layer_names(path: str, model_names: dict[str, str], file_names: dict[str, str]) -> str:
+    group = path.rsplit("/vars/", 1)[0] if "/vars/" in path else ""
+    in_model, in_file = model_names.get(group), file_names.get(group)
+    if in_model is None and in_file is None:
+        return ""
+    if in_model == in_file or in_file is None:
+        return f" (layer {in_model!r})"
+    if in_model is None:
+        return f" (file layer {in_file!r})"
+    return f" (layer {in_model!r} in the model, {in_file!r} in the file)"
 
 
 def _fmt(entry: tuple[tuple[int, ...], str] | None) -> str:
@@ -125,12 +156,22 @@ def architecture_sha256(model: Any) -> str:
 def model_layout(model: Any) -> Layout:
     """The layout a weights file must have for ``model``: Keras's own saving walk, with a
     store that records each variable's path, shape and dtype instead of writing it."""
+    return _record_layout(model).layout
+
+
+def model_layer_names(model: Any) -> dict[str, str]:
+    """Each weight group's layer name, as ``read_layer_names`` reads them from a file."""
+    return _record_layout(model).names
+
+
+def _record_layout(model: Any) -> Any:
     from keras.src import backend
     from keras.src.saving import saving_lib
 
     class LayoutRecorder(saving_lib.H5IOStore):
         def __init__(self) -> None:  # no HDF5 file: nothing is written
             self.layout: Layout = {}
+            self.names: dict[str, str] = {}
             self._path = ""
 
         def __bool__(self) -> bool:
@@ -138,6 +179,8 @@ def model_layout(model: Any) -> Layout:
 
         def make(self, path: str, metadata: Any = None) -> "LayoutRecorder":
             self._path = path
+            if metadata and "name" in metadata:
+                self.names[path] = metadata["name"]
             return self
 
         def __setitem__(self, key: str, value: Any) -> None:
@@ -151,7 +194,7 @@ def model_layout(model: Any) -> Layout:
     store = LayoutRecorder()
     skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
     saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables={id(o) for o in skip})
-    return store.layout
+    return store
 
 
 _LAYOUT_BY_ARCHITECTURE: dict[str, str] = {}
