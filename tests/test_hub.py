@@ -208,6 +208,12 @@ def test_publish_refuses_a_bad_model_name_in_a_sentence(repo, name, small_runs, 
     assert not (tmp_path / "hub").exists() and not (tmp_path / "m").exists()
 
 
+def test_a_repo_id_in_mixed_case_publishes_with_a_lower_case_name(small_runs, tmp_path):
+    """What the hint above says works: the Hub repo id keeps its spelling, --name is the zoo's."""
+    result = zoo.publish(small_runs["digits-cnn"], "Org/Digits_CNN", name="digits-cnn-org", hub_dir=tmp_path / "hub", manifests_dir=tmp_path / "m")
+    assert mf.load(tmp_path / "m" / "digits-cnn-org.json").hub == mf.HubRef("Org/Digits_CNN", result.commit)
+
+
 def test_cli_publish_fetch_and_dry_run(hub, small_runs, hub_dir, tmp_path):
     from typer.testing import CliRunner
 

@@ -204,14 +204,14 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-def check_name(name: str, *, what: str = "model name") -> str:
+def check_name(name: str) -> str:
     """Refuse a name given by the user that the schema would refuse, in a sentence
     rather than as the schema's regex (a usage error: nothing was read or written)."""
     pattern = _validator().schema["$defs"]["name"]["pattern"]
     if not re.match(pattern, name):
         suggestion = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:64] or "my-model"
         raise UsageError(
-            f"{what} {name!r} is not allowed: use lower-case letters, digits, '.', '_' and '-', "
+            f"model name {name!r} is not allowed: use lower-case letters, digits, '.', '_' and '-', "
             "at most 64 characters, starting with a letter or digit",
             hint=f"Pass --name {suggestion} (the Hub repo id may keep its own spelling).",
         )
