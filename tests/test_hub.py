@@ -194,6 +194,14 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
 
 
 # -- the CLI over the same hub ---------------------------------------------------------------
+@pytest.mark.parametrize("repo", ["digits-cnn", "hf://zoo/digits-cnn", "zoo/digits-cnn@main", "a/b/c"])
+def test_publish_refuses_a_repo_that_is_not_org_slash_name(repo, small_runs, tmp_path):
+    with pytest.raises(zoo.UsageError, match="--repo must be ORG/NAME") as info:
+        zoo.publish(small_runs["digits-cnn"], repo, hub_dir=tmp_path / "hub", manifests_dir=tmp_path / "m")
+    assert info.value.exit_code == 2 and "e.g. --repo my-org/digits-cnn" in info.value.hint
+    assert not (tmp_path / "hub").exists() and not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("repo,name", [("Org/Digits_CNN", None), ("zoo/digits-cnn", "Has Spaces"), ("zoo/" + "x" * 70, None)])
 def test_publish_refuses_a_bad_model_name_in_a_sentence(repo, name, small_runs, hub_dir, tmp_path):
     from typer.testing import CliRunner

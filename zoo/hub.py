@@ -44,6 +44,11 @@ class Ref:
     revision: str | None = None
 
 
+def is_repo_id(text: str) -> bool:
+    """``ORG/NAME`` as the Hub spells a repo id, with no scheme and no revision."""
+    return bool(_REPO_ID.match(text))
+
+
 def parse_ref(text: str) -> Ref:
     """``NAME``, ``ORG/NAME``, ``ORG/NAME@REV`` or ``hf://ORG/NAME[@REV]``."""
     body = text[len("hf://") :] if text.startswith("hf://") else text

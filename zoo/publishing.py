@@ -15,7 +15,7 @@ from pathlib import Path
 
 from zoo import manifest as mf
 from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, bundled_manifests_dir, user_manifests_dir
-from zoo.errors import ManifestError, PublishError, ZooError
+from zoo.errors import ManifestError, PublishError, UsageError, ZooError
 from zoo.fingerprint import layout_sha256, read_layout
 
 
@@ -117,10 +117,10 @@ def publish(
 ) -> PublishResult:
     """Check, stage and publish a run as ONE commit with an ``epoch-N`` tag per epoch,
     then write ``NAME.json`` pinned to that commit. Republishing the same run is a no-op."""
-    from zoo.hub import parse_ref
+    from zoo.hub import is_repo_id
 
-    if parse_ref(repo_id).repo_id is None or "@" in repo_id or repo_id.startswith("hf://"):
-        raise PublishError(f"--repo must be ORG/NAME, got {repo_id!r}")
+    if not is_repo_id(repo_id):
+        raise UsageError(f"--repo must be ORG/NAME, got {repo_id!r}", hint="Name the Hub repo alone, e.g. --repo my-org/digits-cnn: no hf:// and no @revision.")
     name = mf.check_name(name or repo_id.split("/", 1)[1])
     run_dir = Path(run_dir)
     m = check_run(run_dir)
