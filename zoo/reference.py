@@ -1,7 +1,8 @@
 """The reference zoo: every built-in recipe trained and published to a local hub.
 
 This is the main job. Runs are reused when already complete and resumed when
-partial, so running it again costs only what is missing; with the same machine and
+partial (a run that saved other epochs than asked is refused, not overwritten), so
+running it again costs only what is missing; with the same machine and
 ``SOURCE_DATE_EPOCH`` it republishes byte-identical commits (a no-op).
 """
 
@@ -17,11 +18,22 @@ from zoo.registry import list_recipes
 
 
 def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[int], progress: bool = True) -> Path:
-    from zoo.training import train
+    """Train ``recipe`` into ``run_dir``; resume a partial run; reuse a complete one only if
+    it saved exactly the epochs asked for (it is refused, never deleted, otherwise)."""
+    from zoo.errors import RunDirError
+    from zoo.registry import get_recipe
+    from zoo.training import plan_save_at, train
 
     path = run_dir / MANIFEST_FILENAME
     if path.is_file():
-        if mf.load(path).last_epoch >= epochs:
+        held = mf.load(path).epoch_numbers
+        planned = plan_save_at(save_at, epochs, get_recipe(recipe))
+        if held != [e for e in planned if e <= held[-1]]:
+            raise RunDirError(
+                f"{run_dir} holds epochs {held}, not the epochs {planned} asked for: publishing it would not be what was asked",
+                hint=f"Move or delete {run_dir} to train afresh, pass another --runs-dir, or ask for --epochs {held[-1]} --save-at {','.join(map(str, held))}.",
+            )
+        if held[-1] == epochs:
             return run_dir
         train(recipe, epochs=epochs, save_at=save_at, out=run_dir, resume=True, progress=progress)
     else:
