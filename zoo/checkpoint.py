@@ -18,7 +18,7 @@ from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
 from zoo.fileio import atomic_path
-from zoo.fingerprint import Layout, layout_diff, layout_sha256, model_layer_names, model_layout, read_layer_names, read_layout
+from zoo.fingerprint import layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
 
 WEIGHTS_FILENAME = "model.weights.h5"
 RESUME_FILENAME = "resume.keras"
@@ -90,9 +90,7 @@ def load_resume_state(model: Any, path: Path) -> None:
         raise FileFormatError(f"{path}: unreadable resume state ({exc})", hint="The file is damaged; resume from an earlier epoch.") from None
 
 
-def check_weights_fit(
-    model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None, expected_sha256: str | None = None
-) -> None:
+def check_weights_fit(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> None:
     """Refuse a weights file whose layout differs from the model's, listing the first differences.
 
     ``expected_sha256`` is the model's own layout fingerprint when the caller has it
@@ -102,22 +100,20 @@ def check_weights_fit(
     actual = read_layout(path)
     if expected_sha256 is not None and layout_sha256(actual) == expected_sha256:
         return
-    expected = expected_layout or model_layout(model)
+    expected, model_names = model_layout_with_names(model)
     if layout_sha256(expected) != layout_sha256(actual):
         raise ArchitectureMismatchError(
             f"{what or path}: the weights do not fit the architecture built from the recipe:\n"
-            + "\n".join(layout_diff(expected, actual, model_names=model_layer_names(model), file_names=read_layer_names(path))),
+            + "\n".join(layout_diff(expected, actual, model_names=model_names, file_names=read_layer_names(path))),
             hint="Pin the revision or recipe version the weights were published with, or fetch weights made for this recipe version.",
         )
 
 
-def load_weights(
-    model: Any, path: Path, *, what: str | None = None, expected_layout: Layout | None = None, expected_sha256: str | None = None
-) -> Any:
+def load_weights(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> Any:
     """Check the layout, then load with Keras. Returns the model."""
     from keras.src.saving import saving_lib
 
-    check_weights_fit(model, path, what=what, expected_layout=expected_layout, expected_sha256=expected_sha256)
+    check_weights_fit(model, path, what=what, expected_sha256=expected_sha256)
     skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else None
     try:  # a compiled model keeps its optimizer state: published files carry none
         saving_lib.load_weights_only(model, str(path), objects_to_skip=skip)

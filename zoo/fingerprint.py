@@ -156,15 +156,12 @@ def architecture_sha256(model: Any) -> str:
 def model_layout(model: Any) -> Layout:
     """The layout a weights file must have for ``model``: Keras's own saving walk, with a
     store that records each variable's path, shape and dtype instead of writing it."""
-    return _record_layout(model).layout
+    return model_layout_with_names(model)[0]
 
 
-def model_layer_names(model: Any) -> dict[str, str]:
-    """Each weight group's layer name, as ``read_layer_names`` reads them from a file."""
-    return _record_layout(model).names
-
-
-def _record_layout(model: Any) -> Any:
+def model_layout_with_names(model: Any) -> tuple[Layout, dict[str, str]]:
+    """``model_layout`` and each weight group's layer name (as ``read_layer_names`` reads
+    them from a file), from one walk."""
     from keras.src import backend
     from keras.src.saving import saving_lib
 
@@ -194,7 +191,7 @@ def _record_layout(model: Any) -> Any:
     store = LayoutRecorder()
     skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
     saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables={id(o) for o in skip})
-    return store
+    return store.layout, store.names
 
 
 _LAYOUT_BY_ARCHITECTURE: dict[str, str] = {}
