@@ -23,19 +23,12 @@ def draw_detections(
 
     The PNG is ``scale`` times the image size, pixels kept sharp. Returns ``path``."""
     import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     image = np.asarray(image)
     height, width = image.shape[:2]
-    dpi = 100
-    fig = Figure(figsize=(width * scale / dpi, height * scale / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
+    fig = _figure(width * scale, height * scale)
     _draw(fig.add_axes((0, 0, 1, 1)), image, detections, class_names, scale)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=dpi)
-    return path
+    return _save(fig, path)
 
 
 def draw_side_by_side(
@@ -48,22 +41,35 @@ def draw_side_by_side(
 ) -> Path:
     """One image, several sets of detections (e.g. one per epoch), titled, in a row."""
     import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     image = np.asarray(image)
     height, width = image.shape[:2]
-    dpi = 100
-    fig = Figure(figsize=(len(panels) * width * scale / dpi, (height * scale + 40) / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
+    fig = _figure(len(panels) * width * scale, height * scale + 40)
     for i, (title, detections) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         _draw(ax, image, detections, class_names, scale)
         ax.set_title(title)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+_DPI = 100
+
+
+def _figure(width_px: float, height_px: float) -> Any:
+    """A figure of that many pixels on its own Agg canvas (no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_px / _DPI, height_px / _DPI), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=dpi)
+    fig.savefig(path, format="png", dpi=_DPI)
     return path
 
 
