@@ -23,7 +23,6 @@ import functools
 from zoo.manifest import TrainConfig
 from zoo.recipes.shapes_data import CLASS_NAMES, GRID_SIZE, IMAGE_SIZE, SHAPES
 from zoo.registry import register_recipe
-from zoo.visualize import draw_detections  # noqa: F401  (re-exported beside predict_detections)
 
 NO_OBJECT_WEIGHT = 0.5
 BOX_WEIGHT = 5.0

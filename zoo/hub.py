@@ -55,7 +55,7 @@ def parse_ref(text: str) -> Ref:
     repo, _, revision = body.partition("@")
     if "/" not in repo and not text.startswith("hf://"):
         return Ref(name=text)
-    if not _REPO_ID.match(repo) or (revision == "" and "@" in body) or "/" in revision:
+    if not is_repo_id(repo) or (revision == "" and "@" in body) or "/" in revision:
         raise UsageError(f"{text!r} is not a model reference", hint="Use NAME, ORG/NAME, or hf://ORG/NAME@REVISION.")
     return Ref(repo_id=repo, revision=revision or None)
 

@@ -50,7 +50,7 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
     batch = np.stack([recipe.preprocess(image) for image in pixels])
     model = load_epoch(manifest, manifest.resolve_epoch(epoch), name)
     results = []
-    if recipe.task == "detection":
+    if recipe.detect is not None:
         from zoo.visualize import draw_detections
 
         for i, (path, detections) in enumerate(zip(images, recipe.detect(model, batch))):
