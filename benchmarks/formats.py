@@ -30,7 +30,7 @@ def measure(recipe_name: str, repeats: int, tmp: Path) -> list[dict]:
     import numpy as np
 
     import zoo
-    from zoo.checkpoint import save_weights
+    from zoo.formats.checkpoint import save_weights
     from zoo.tf import keras, tf
 
     recipe = zoo.get_recipe(recipe_name)

@@ -67,8 +67,8 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
     from huggingface_hub import hf_hub_download
 
     import zoo
-    from zoo import manifest as mf
-    from zoo.localhub import HubServer, publish_local
+    from zoo.formats import manifest as mf
+    from zoo.hub.server import HubServer, publish_local
 
     stage = tmp / "stage"
     (stage / "epochs/e001").mkdir(parents=True)
@@ -125,7 +125,7 @@ def _no_data():
 def register_resnet() -> None:
     """A benchmark-only recipe: keras.applications.ResNet50 with weights=None (25.6M parameters)."""
     import zoo
-    from zoo import manifest as mf
+    from zoo.formats import manifest as mf
     from zoo.registry import DatasetSpec
 
     zoo.register_recipe(name="bench-resnet50", version=1, description="keras.applications.ResNet50, weights=None (benchmark only)",
@@ -136,10 +136,10 @@ def register_resnet() -> None:
 def _resnet_run(tmp: Path) -> Path:
     """The ResNet50 recipe's weights as a run directory that load_pretrained reads."""
     import zoo
-    from zoo import manifest as mf
-    from zoo.checkpoint import save_weights
+    from zoo.formats import manifest as mf
+    from zoo.formats.checkpoint import save_weights
     from zoo.fileio import sha256_file
-    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
+    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 
     register_resnet()
     model = zoo.get_recipe("bench-resnet50").build()
@@ -180,7 +180,7 @@ def bench_load(tmp: Path, repeats: int, small_run: Path) -> list[dict]:
             rows.append(row(f"load_pretrained {label} vs load_model(.keras)", t["zoo"], t["load_model"]))
     # Peak memory of the load itself, each in a fresh process: importing TensorFlow peaks
     # higher than a load, so the high-water mark is reset (Linux clear_refs 5) after imports.
-    prelude = (f"import re, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run as bench, zoo, zoo.tf, zoo.loading, zoo.hub; "
+    prelude = (f"import re, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run as bench, zoo, zoo.tf, zoo.workflows.loading, zoo.hub.client; "
                "open('/proc/self/clear_refs', 'w').write('5'); ")
     report = "; print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     ours = prelude + f"bench.register_resnet(); zoo.load_pretrained({str(resnet)!r})" + report
@@ -235,7 +235,7 @@ def bench_train(tmp: Path, epochs: int, repeats: int) -> list[dict]:
 def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
     """zoo compare over N epochs against N × (load_pretrained + model.evaluate), warm cache."""
     import zoo
-    from zoo.localhub import serving
+    from zoo.hub.server import serving
 
     recipe = zoo.get_recipe("digits-cnn")
     run = zoo.train(recipe, epochs=n, save_at=range(1, n + 1), out=tmp / "compare-run", progress=False).run_dir

@@ -2,7 +2,7 @@
 
 import functools
 
-from zoo.manifest import TrainConfig
+from zoo.formats.manifest import TrainConfig
 from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_IMAGES, digit_input
 from zoo.registry import register_recipe
 

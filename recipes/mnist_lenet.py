@@ -6,7 +6,7 @@ first use, so registering the recipe imports no TensorFlow.
 
 import functools
 
-from zoo.manifest import TrainConfig
+from zoo.formats.manifest import TrainConfig
 from zoo.recipes.datasets import DIGIT_CLASSES, MNIST_5K, digit_input
 from zoo.registry import register_recipe
 

@@ -7,9 +7,9 @@ Every split is drawn by its own ``np.random.default_rng([SEED, split])``, so the
 arrays are the same in every process, and no download is needed.
 
 ``x``: float32 ``(N, 64, 64, 3)`` in [0, 1]. ``y``: the dense float32 grid target
-``(N, 8, 8, 8)`` that ``model.fit`` consumes, laid out as ``zoo.detection`` documents
+``(N, 8, 8, 8)`` that ``model.fit`` consumes, laid out as ``zoo.recipes.detection`` documents
 (objectness, cx, cy, w, h, one-hot class). Placement keeps at most one object centre
-per grid cell, so ``zoo.detection.decode_grid`` gives the boxes back exactly.
+per grid cell, so ``zoo.recipes.detection.decode_grid`` gives the boxes back exactly.
 
 numpy is imported inside the functions: ``zoo list`` imports this module.
 """
@@ -94,7 +94,7 @@ def targets(annotations):
     """The ``(N, S, S, 5 + C)`` grid targets for ``generate``'s annotations."""
     import numpy as np
 
-    from zoo.detection import encode_grid
+    from zoo.recipes.detection import encode_grid
 
     return np.stack([
         encode_grid(boxes, classes, grid_size=GRID_SIZE, image_size=IMAGE_SIZE, num_classes=len(CLASS_NAMES))

@@ -4,7 +4,7 @@ The image (64x64 RGB) goes through a stride-2 conv and two conv + max-pool stage
 (8, 16, 32 filters) down to an 8x8 grid of 8x8-pixel cells, a 3x3 "neck" conv (64
 filters), and a 1x1 conv head (25k parameters in all) that predicts, per cell, raw logits for
 objectness, the box (centre offset in the cell, size as a fraction of the image) and
-the three classes, laid out as ``zoo.detection`` documents. One box per cell, no
+the three classes, laid out as ``zoo.recipes.detection`` documents. One box per cell, no
 anchors: the synthetic dataset keeps at most one object centre per cell.
 
 The loss is YOLOv1's, with BCE for objectness: objectness BCE on every cell (empty
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 
-from zoo.manifest import TrainConfig
+from zoo.formats.manifest import TrainConfig
 from zoo.recipes.shapes_data import CLASS_NAMES, GRID_SIZE, IMAGE_SIZE, SHAPES
 from zoo.registry import register_recipe
 
@@ -111,7 +111,7 @@ def _predict(model, images):
 
 
 def _detections(raw, score_threshold: float, iou_threshold: float):
-    from zoo.detection import decode_grid, non_max_suppression
+    from zoo.recipes.detection import decode_grid, non_max_suppression
 
     return [
         non_max_suppression(decode_grid(grid, image_size=IMAGE_SIZE, score_threshold=score_threshold, from_logits=True), iou_threshold)
@@ -123,7 +123,7 @@ def evaluate(model, x, y) -> dict[str, float]:
     """``{"map50", "map50_95", "loss"}`` of ``model`` on images ``x`` with grid targets ``y``."""
     import numpy as np
 
-    from zoo.detection import decode_grid, mean_average_precision
+    from zoo.recipes.detection import decode_grid, mean_average_precision
 
     raw = _predict(model, x)
     loss = float(np.mean(np.asarray(yolo_loss(y, raw))))

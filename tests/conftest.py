@@ -32,7 +32,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def small_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each recipe trained for 2 epochs (saved at 1 and 2), once per test session."""
-    from zoo.training import train
+    from zoo.workflows.training import train
 
     root = tmp_path_factory.mktemp("runs")
     runs = {}
@@ -53,7 +53,7 @@ def hub_dir(small_runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
     The manifests go to the isolated user manifests directory, where
     ``zoo.load_pretrained(NAME)`` finds them, exactly like bundled ones."""
     from zoo.constants import user_manifests_dir
-    from zoo.publishing import publish
+    from zoo.workflows.publishing import publish
 
     hub = tmp_path_factory.mktemp("hub")
     for name, run in small_runs.items():
@@ -64,7 +64,7 @@ def hub_dir(small_runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def hub_server(hub_dir):
     """One real olah process for the whole session, serving ``hub_dir``."""
-    from zoo.localhub import HubServer
+    from zoo.hub.server import HubServer
 
     with HubServer(hub_dir) as server:
         yield server

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.cli import app
 from zoo.constants import user_manifests_dir
 

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from zoo.detection import Detections, decode_grid, encode_grid, iou, mean_average_precision, non_max_suppression
+from zoo.recipes.detection import Detections, decode_grid, encode_grid, iou, mean_average_precision, non_max_suppression
 
 BOX = [0.0, 0.0, 10.0, 10.0]
 
@@ -221,7 +221,7 @@ def test_recipe_declares_a_detector(recipe):
 def small_run(recipe, tmp_path_factory):
     """shapes-yolo trained 1 epoch, then resumed to 2, on 128/32/32 images."""
     from zoo.registry import DatasetSpec, Splits
-    from zoo.training import train
+    from zoo.workflows.training import train
 
     full = recipe.dataset.load()
     small = Splits(train=tuple(a[:128] for a in full.train), val=tuple(a[:32] for a in full.val), test=tuple(a[:32] for a in full.test))
@@ -257,7 +257,7 @@ def test_resume_state_loads_back_with_its_loss(small_run, recipe):
 
 def test_predict_and_draw_detections(small_run, recipe, tmp_path):
     from zoo.recipes.shapes_yolo import predict_detections
-    from zoo.visualize import draw_detections
+    from zoo.workflows.visualize import draw_detections
 
     result, small = small_run
     model = recipe.build()

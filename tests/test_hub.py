@@ -15,9 +15,9 @@ import yaml
 from conftest import tree_digest
 
 import zoo
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import user_manifests_dir
-from zoo.localhub import repo_dir
+from zoo.hub.server import repo_dir
 
 RECIPES = ["digits-mlp", "digits-cnn", "mnist-lenet", "shapes-yolo"]
 
@@ -80,7 +80,7 @@ def test_every_manifest_written_by_the_build_fetches_and_verifies(hub, hub_dir):
 def test_bundled_manifests_match_the_recipe_code():
     """Every manifest shipped in manifests/ loads into the architecture the code builds today."""
     from zoo.constants import bundled_manifests_dir
-    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
+    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 
     for path in sorted(bundled_manifests_dir().glob("*.json")):
         if path.name == "schema.json":

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 import zoo
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.cli import app
 from zoo.constants import user_manifests_dir
-from zoo.localhub import free_port
+from zoo.hub.server import free_port
 
 runner = CliRunner(env={"COLUMNS": "160"})
 
@@ -135,7 +135,7 @@ def test_changed_architecture_is_refused_before_any_download(hub, monkeypatch, t
 
 def test_weights_of_another_width_are_refused_listing_the_layers(hub, monkeypatch, tmp_path):
     """The manifest claims a narrower CNN (and its fingerprint); the file holds the wide one."""
-    from zoo.fingerprint import architecture_sha256
+    from zoo.formats.fingerprint import architecture_sha256
 
     m = _published("digits-cnn")
     narrow = zoo.get_recipe("digits-cnn").build(filters=[16, 64], dropout=0.3)
@@ -150,7 +150,7 @@ def test_weights_of_another_width_are_refused_listing_the_layers(hub, monkeypatc
 def test_a_layout_diff_names_the_layers_on_both_sides(small_runs):
     """Keras 3 paths name layer classes (dense_2); the diff also says which layer that is
     in the model and in the file, so a shifted stack reads as what it is."""
-    from zoo.checkpoint import check_weights_fit
+    from zoo.formats.checkpoint import check_weights_fit
 
     run = small_runs["digits-mlp"]
     deeper = zoo.get_recipe("digits-mlp").build(hidden=[128, 64, 32])
@@ -168,7 +168,7 @@ def test_a_newer_recipe_version_is_refused(hub, monkeypatch, tmp_path):
 
 
 def test_a_remote_manifest_with_an_escaping_path_is_refused(hub, hub_dir, tmp_path):
-    from zoo.localhub import publish_local
+    from zoo.hub.server import publish_local
 
     data = _published("digits-mlp").to_dict()
     data["hub"]["revision"] = None

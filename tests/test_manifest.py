@@ -8,7 +8,7 @@ import json
 import jsonschema
 import pytest
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import bundled_manifests_dir
 from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError
 

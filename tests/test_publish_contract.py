@@ -1,4 +1,4 @@
-"""Contract tests for ``zoo.hub.publish_to_hub`` against a fake Hugging Face Hub.
+"""Contract tests for ``zoo.hub.client.publish_to_hub`` against a fake Hugging Face Hub.
 
 This is the ONE fake server in the project, and it exists only because nothing we can
 install implements the Hub's write API (olah mirrors reads only; DESIGN.md, "Write
@@ -45,7 +45,7 @@ from huggingface_hub import utils as hf_utils
 from huggingface_hub.utils import _http as hf_http
 
 from zoo.errors import PublishError
-from zoo.hub import publish_to_hub
+from zoo.hub.client import publish_to_hub
 
 HUB_HOST = "hub.test"
 ENDPOINT = f"https://{HUB_HOST}"

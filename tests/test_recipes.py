@@ -83,8 +83,8 @@ def test_save_and_load_model_round_trip(name, tmp_path):
 
 @pytest.mark.parametrize("name", sorted(STYLES) + ["shapes-yolo"])
 def test_the_recorded_model_layout_is_the_layout_keras_writes(name, tmp_path):
-    from zoo.checkpoint import save_weights
-    from zoo.fingerprint import model_layout, read_layout
+    from zoo.formats.checkpoint import save_weights
+    from zoo.formats.fingerprint import model_layout, read_layout
 
     recipe = get_recipe(name)
     model = recipe.compile(recipe.build())

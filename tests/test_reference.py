@@ -7,9 +7,9 @@ import shutil
 import pytest
 from conftest import tree_digest
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.errors import RunDirError
-from zoo.reference import train_or_reuse
+from zoo.workflows.reference import train_or_reuse
 
 
 def test_a_complete_run_with_the_asked_epochs_is_reused_untouched(small_runs, tmp_path):

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zoo
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import user_manifests_dir
 from zoo.fileio import sha256_file
-from zoo.localhub import HubServer, publish_local, repo_dir
+from zoo.hub.server import HubServer, publish_local, repo_dir
 
 BIG = 48 * 1024 * 1024  # large enough to kill the server mid-stream
 
@@ -258,10 +258,10 @@ def _cnn(variant: str):
 
 @pytest.mark.parametrize("variant", ["extra", "activation", "wiring", "renamed"])
 def test_architecture_mismatches_are_refused_before_any_weight_is_assigned(variant, tmp_path):
-    from zoo.checkpoint import load_weights
+    from zoo.formats.checkpoint import load_weights
     from zoo.errors import ArchitectureMismatchError
-    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
-    from zoo.loading import build_checked
+    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
+    from zoo.workflows.loading import build_checked
 
     recipe = zoo.get_recipe("digits-cnn")
     reference = recipe.build()
@@ -288,7 +288,7 @@ def test_architecture_mismatches_are_refused_before_any_weight_is_assigned(varia
 def test_reordered_layers_of_equal_shapes_change_the_fingerprint():
     import keras
 
-    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
+    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 
     def mlp(order):
         return keras.Sequential([keras.Input((8,))] + [keras.layers.Dense(8, activation=a, name=n) for n, a in order])
@@ -372,7 +372,7 @@ def test_hf_token_never_appears_in_output(hub, monkeypatch, tmp_path, small_runs
 def test_a_training_killed_at_random_moments_stays_resumable(tmp_path):
     """Kill `zoo train` with SIGKILL at seeded random moments; after each kill every
     recorded file verifies, and resuming ends byte-identical to an uninterrupted run."""
-    from zoo.training import verify_file
+    from zoo.workflows.training import verify_file
 
     run = tmp_path / "run"
     rng = random.Random(1234)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import tree_digest
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.errors import IntegrityError, RunDirError, UsageError
-from zoo.training import plan_save_at, train
+from zoo.workflows.training import plan_save_at, train
 from zoo.registry import get_recipe
 
 
@@ -68,7 +68,7 @@ def test_run_dirs_are_byte_identical_across_processes(small_runs, tmp_path):
     """A second, separate process with the same recipe and seed writes the same bytes:
     weights, resume state (Keras's save time and object ids normalised) and manifest."""
     out = tmp_path / "again"
-    code = f"from zoo.training import train; train('digits-cnn', epochs=2, save_at=[1, 2], out={str(out)!r}, progress=False)"
+    code = f"from zoo.workflows.training import train; train('digits-cnn', epochs=2, save_at=[1, 2], out={str(out)!r}, progress=False)"
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
     assert _weights(out) == _weights(small_runs["digits-cnn"])
     assert tree_digest(out) == tree_digest(small_runs["digits-cnn"])

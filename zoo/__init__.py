@@ -18,19 +18,19 @@ __version__ = "0.1.0"
 # Public name -> the module that owns it (imported on first use, like torchvision's
 # lazy model registry), so ``import zoo`` costs no TensorFlow.
 _API = {
-    "compare": "zoo.comparison",
-    "evaluate": "zoo.loading",
-    "export": "zoo.exporting",
+    "compare": "zoo.workflows.comparison",
+    "evaluate": "zoo.workflows.loading",
+    "export": "zoo.workflows.exporting",
     "fetch": "zoo.api",
-    "get_manifest": "zoo.hub",
+    "get_manifest": "zoo.hub.client",
     "get_recipe": "zoo.registry",
     "list_models": "zoo.catalog",
     "list_recipes": "zoo.registry",
-    "load_pretrained": "zoo.loading",
-    "predict": "zoo.predicting",
-    "publish": "zoo.publishing",
+    "load_pretrained": "zoo.workflows.loading",
+    "predict": "zoo.workflows.predicting",
+    "publish": "zoo.workflows.publishing",
     "register_recipe": "zoo.registry",
-    "train": "zoo.training",
+    "train": "zoo.workflows.training",
 }
 
 

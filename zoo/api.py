@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from zoo.hub import FetchedFile
+from zoo.hub.client import FetchedFile
 
 
 def fetch(
@@ -25,11 +25,11 @@ def fetch(
 
     ``name`` may be a local model or weights file: it then gets the same checks as a Hub
     file (loading it into ``recipe``'s architecture) and is returned as it is."""
-    from zoo.hub import fetch_files, get_manifest
+    from zoo.hub.client import fetch_files, get_manifest
 
     if Path(name).is_file() and not name.endswith(".json"):
         from zoo.fileio import sha256_file
-        from zoo.loading import load_file
+        from zoo.workflows.loading import load_file
 
         load_file(Path(name), recipe, allow_unsafe=allow_unsafe)
         path = Path(name).resolve()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import MANIFEST_FILENAME, SCHEMA_FILENAME, manifest_dirs
 from zoo.errors import UnknownModelError
 from zoo.registry import list_recipes, suggest

@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from zoo.errors import UnknownModelError, UsageError
-from zoo.manifest import TrainConfig
+from zoo.formats.manifest import TrainConfig
 
 ENTRY_POINT_GROUP = "zoo.recipes"
 

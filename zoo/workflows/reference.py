@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import MANIFEST_FILENAME
-from zoo.publishing import PublishResult, publish
+from zoo.workflows.publishing import PublishResult, publish
 from zoo.registry import list_recipes
 
 
@@ -22,7 +22,7 @@ def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[in
     it saved exactly the epochs asked for (it is refused, never deleted, otherwise)."""
     from zoo.errors import RunDirError
     from zoo.registry import get_recipe
-    from zoo.training import plan_save_at, train
+    from zoo.workflows.training import plan_save_at, train
 
     path = run_dir / MANIFEST_FILENAME
     if path.is_file():

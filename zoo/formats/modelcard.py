@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from zoo.manifest import Manifest
+from zoo.formats.manifest import Manifest
 
 _TASKS = {"classification": "image-classification", "detection": "object-detection"}
 

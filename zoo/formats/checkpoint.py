@@ -18,7 +18,7 @@ from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
 from zoo.fileio import atomic_path
-from zoo.fingerprint import layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
+from zoo.formats.fingerprint import layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
 
 WEIGHTS_FILENAME = "model.weights.h5"
 RESUME_FILENAME = "resume.keras"

@@ -73,7 +73,7 @@ def _parse_int_list(text: Optional[str], option: str) -> Optional[list[int]]:
 def list_command(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """List recipes and published models."""
     import zoo
-    from zoo import render
+    from zoo.cli import render
 
     recipes, models = zoo.list_recipes(), zoo.list_models()
     if as_json:
@@ -92,7 +92,7 @@ def info_command(
 ) -> None:
     """Show a model's epochs, metrics and files (or a recipe's definition)."""
     import zoo
-    from zoo import render
+    from zoo.cli import render
     from zoo.errors import UnknownModelError
 
     try:
@@ -126,7 +126,7 @@ def train_command(
 ) -> None:
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch."""
     import zoo
-    from zoo import render
+    from zoo.cli import render
 
     result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
                        start_from=start_from, progress=not as_json)
@@ -211,7 +211,7 @@ def evaluate_command(
 ) -> None:
     """Load an epoch and measure it on the recipe's data, beside the published metrics."""
     import zoo
-    from zoo import render
+    from zoo.cli import render
 
     result = zoo.evaluate(name, _epoch_specs([epoch])[0], revision, split=split)
     if as_json:
@@ -237,7 +237,7 @@ def compare_command(
 ) -> None:
     """Evaluate several epochs side by side, measured beside published: no training needed."""
     import zoo
-    from zoo import render
+    from zoo.cli import render
 
     if epochs and all_epochs:
         raise UsageError("--epochs and --all cannot be combined")
@@ -245,7 +245,7 @@ def compare_command(
     result = zoo.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None,
                          show=str(show) if show else None, show_out=str(show_out) if show_out else None)
     if plot is not None:
-        from zoo.comparison import plot as draw
+        from zoo.workflows.comparison import plot as draw
 
         draw(result, str(plot))
     if as_json:
@@ -326,7 +326,7 @@ def hub_serve_command(
     import time
 
     from zoo.constants import default_hub_dir
-    from zoo.localhub import HubServer
+    from zoo.hub.server import HubServer
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt  # so `kill` stops olah too, as Ctrl-C does
@@ -354,7 +354,7 @@ def hub_build_command(
 ) -> None:
     """Build the reference zoo: train every recipe and publish it to the local hub."""
     from zoo.constants import default_hub_dir
-    from zoo.reference import build_reference_zoo
+    from zoo.workflows.reference import build_reference_zoo
 
     console = _console()
     build_reference_zoo(

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo import manifest as mf
-from zoo.checkpoint import load_weights
+from zoo.formats import manifest as mf
+from zoo.formats.checkpoint import load_weights
 from zoo.errors import ArchitectureMismatchError
 from zoo.registry import Recipe, get_recipe
 
@@ -37,7 +37,7 @@ def build_checked(manifest: mf.Manifest) -> Any:
     process its fingerprint (a walk over every layer's config) is computed once."""
     import json
 
-    from zoo.fingerprint import architecture_sha256
+    from zoo.formats.fingerprint import architecture_sha256
 
     recipe = recipe_for(manifest)
     model = recipe.build(**manifest.recipe.builder_kwargs)
@@ -57,13 +57,13 @@ def build_checked(manifest: mf.Manifest) -> Any:
 def weights_path(manifest: mf.Manifest, entry: mf.EpochEntry, source: str) -> Path:
     """The verified local weights file: from the Hub cache, or from a run directory."""
     if manifest.hub is None:  # a local run directory (zoo info/load on runs/NAME)
-        from zoo.training import verify_file
+        from zoo.workflows.training import verify_file
 
         root = Path(source) if Path(source).is_dir() else Path(source).parent
         path = root / entry.weights.path
         verify_file(path, entry.weights)
         return path
-    from zoo.hub import fetch_files
+    from zoo.hub.client import fetch_files
 
     [fetched] = fetch_files(manifest, [entry])
     return fetched.local_path
@@ -78,9 +78,9 @@ def load_file(path: Path, recipe: str | None = None, *, allow_unsafe: bool = Fal
       safe mode (a Lambda layer is refused unless ``allow_unsafe``), and with ``recipe`` their
       architecture fingerprint must match the recipe's.
     """
-    from zoo.checkpoint import is_legacy_h5_weights, load_legacy_weights, load_model_file
+    from zoo.formats.checkpoint import is_legacy_h5_weights, load_legacy_weights, load_model_file
     from zoo.errors import FileFormatError, UsageError
-    from zoo.fingerprint import architecture_sha256
+    from zoo.formats.fingerprint import architecture_sha256
 
     path = Path(path)
     name = path.name
@@ -123,7 +123,7 @@ def load_pretrained(
     ``epoch``: an integer, ``"last"``, ``"best"``, or ``None`` for the default epoch.
     ``compile=True`` also compiles it with the recipe's loss and metrics, ready to evaluate.
     """
-    from zoo.hub import get_manifest
+    from zoo.hub.client import get_manifest
 
     if Path(name).is_file() and not name.endswith(".json"):
         model = load_file(Path(name), recipe, allow_unsafe=allow_unsafe)
@@ -138,7 +138,7 @@ def load_pretrained(
 def load_epoch(manifest: mf.Manifest, entry: mf.EpochEntry, source: str, *, compile: bool = False) -> Any:
     """``load_pretrained`` for a manifest already resolved (and pinned) by the caller, so
     one command resolves a name once and loads from the very commit it described."""
-    from zoo.fingerprint import model_layout_sha256
+    from zoo.formats.fingerprint import model_layout_sha256
 
     model = build_checked(manifest)
     layout = model_layout_sha256(model, manifest.compat.architecture_sha256)  # build_checked matched it
@@ -150,8 +150,8 @@ def load_epoch(manifest: mf.Manifest, entry: mf.EpochEntry, source: str, *, comp
 
 def evaluate(name: str, epoch: int | str | None = None, revision: str | None = None, *, split: str = "test") -> dict[str, Any]:
     """Load an epoch and measure it on the recipe's split, beside the published metrics."""
-    from zoo.hub import get_manifest
-    from zoo.evaluation import SplitEvaluator
+    from zoo.hub.client import get_manifest
+    from zoo.workflows.evaluation import SplitEvaluator
 
     manifest = get_manifest(name, revision)
     entry = manifest.resolve_epoch(epoch)

@@ -13,10 +13,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, bundled_manifests_dir, user_manifests_dir
 from zoo.errors import ManifestError, PublishError, UsageError, ZooError
-from zoo.fingerprint import layout_sha256, read_layout
+from zoo.formats.fingerprint import layout_sha256, read_layout
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def epoch_tag(epoch: int) -> str:
 
 def check_run(run_dir: Path) -> mf.Manifest:
     """Everything that must hold before a run may be published; raises ``PublishError``."""
-    from zoo.training import verify_file
+    from zoo.workflows.training import verify_file
 
     try:
         m = mf.load(Path(run_dir) / MANIFEST_FILENAME)  # also: epochs strictly increasing, safe paths
@@ -61,7 +61,7 @@ def check_run(run_dir: Path) -> mf.Manifest:
 
 def _check_recipe(m: mf.Manifest, run_dir: Path) -> None:
     """The weights must fit the recipe code users will build them into."""
-    from zoo.fingerprint import architecture_sha256, model_layout
+    from zoo.formats.fingerprint import architecture_sha256, model_layout
     from zoo.registry import get_recipe
 
     try:
@@ -93,7 +93,7 @@ def stage(m: mf.Manifest, run_dir: Path, repo_id: str, name: str, into: Path, *,
         epochs.append(mf.EpochEntry(e.epoch, files, e.metrics, e.created_at, e.yanked))
     staged = m.replace(name=name, hub=mf.HubRef(repo_id=repo_id, revision=None), epochs=tuple(epochs))
     (into / MANIFEST_FILENAME).write_text(staged.dumps())
-    from zoo.modelcard import render
+    from zoo.formats.modelcard import render
     from zoo.registry import get_recipe
 
     (into / MODEL_CARD_FILENAME).write_text(render(staged, task=get_recipe(m.recipe.name).task))
@@ -117,7 +117,7 @@ def publish(
 ) -> PublishResult:
     """Check, stage and publish a run as ONE commit with an ``epoch-N`` tag per epoch,
     then write ``NAME.json`` pinned to that commit. Republishing the same run is a no-op."""
-    from zoo.hub import is_repo_id
+    from zoo.hub.client import is_repo_id
 
     if not is_repo_id(repo_id):
         raise UsageError(f"--repo must be ORG/NAME, got {repo_id!r}", hint="Name the Hub repo alone, e.g. --repo my-org/digits-cnn: no hf:// and no @revision.")
@@ -130,12 +130,12 @@ def publish(
         staged = stage(m, run_dir, repo_id, name, Path(tmp), include_resume=include_resume)
         mf.parse(staged.to_dict())  # what we publish must be what we accept
         if hub_dir is not None:
-            from zoo.localhub import publish_local
+            from zoo.hub.server import publish_local
 
             commit, target = publish_local(Path(tmp), Path(hub_dir), repo_id, tags=tags, message=message), str(hub_dir)
         else:
             from zoo.constants import hf_endpoint
-            from zoo.hub import publish_to_hub
+            from zoo.hub.client import publish_to_hub
 
             commit, target = publish_to_hub(Path(tmp), repo_id, tags=tags, message=message), hf_endpoint()
     pinned = staged.replace(hub=mf.HubRef(repo_id=repo_id, revision=commit))

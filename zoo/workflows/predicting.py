@@ -36,8 +36,8 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
     (drawn into ``out`` as PNG when given)."""
     import numpy as np
 
-    from zoo.hub import get_manifest
-    from zoo.loading import load_epoch, recipe_for
+    from zoo.hub.client import get_manifest
+    from zoo.workflows.loading import load_epoch, recipe_for
 
     if not images:
         raise UsageError("name at least one image file")
@@ -51,7 +51,7 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
     model = load_epoch(manifest, manifest.resolve_epoch(epoch), name)
     results = []
     if recipe.detect is not None:
-        from zoo.visualize import draw_detections
+        from zoo.workflows.visualize import draw_detections
 
         for i, (path, detections) in enumerate(zip(images, recipe.detect(model, batch))):
             kept = [d for d in detections if d[1] >= score_threshold]

@@ -54,7 +54,7 @@ def _check_target(out: Path, fmt: str, force: bool) -> None:
 
 
 def _write(model: Any, fmt: str, tmp: Path) -> None:
-    from zoo.checkpoint import save_weights
+    from zoo.formats.checkpoint import save_weights
 
     if fmt == "keras":
         model.save(str(tmp))
@@ -88,8 +88,8 @@ def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, batch: Any) -
 
 def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, force: bool = False, revision: str | None = None) -> ExportResult:
     """Write epoch ``epoch`` of ``name`` as ``fmt`` at ``out``, verified by reloading it."""
-    from zoo.hub import fetch_files, get_manifest
-    from zoo.loading import build_checked, load_epoch, recipe_for
+    from zoo.hub.client import fetch_files, get_manifest
+    from zoo.workflows.loading import build_checked, load_epoch, recipe_for
 
     out = Path(out)
     _check_target(out, fmt, force)
@@ -104,7 +104,7 @@ def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, for
         )
     with_optimizer = False
     if fmt == "keras" and entry.file("resume") is not None and manifest.hub is not None:
-        from zoo.checkpoint import check_weights_fit, load_resume_state
+        from zoo.formats.checkpoint import check_weights_fit, load_resume_state
 
         model = recipe.compile(build_checked(manifest))
         files = {f.role: f.local_path for f in fetch_files(manifest, [entry], roles=("weights", "resume"))}

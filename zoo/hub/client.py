@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlparse
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.constants import MANIFEST_FILENAME, hf_endpoint, hf_hub_cache, hf_offline, hf_token
 from zoo.errors import (
     EntryNotFoundError,

@@ -24,10 +24,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from zoo import manifest as mf
-from zoo.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, check_weights_fit, load_resume_state, save_resume_state, save_weights
+from zoo.formats import manifest as mf
+from zoo.formats.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, check_weights_fit, load_resume_state, save_resume_state, save_weights
 from zoo.constants import MANIFEST_FILENAME
-from zoo.evaluation import SplitEvaluator
+from zoo.workflows.evaluation import SplitEvaluator
 from zoo.errors import IntegrityError, ManifestError, RunDirError, UsageError
 from zoo.fileio import sha256_file
 from zoo.registry import Recipe, get_recipe
@@ -181,7 +181,7 @@ def _save_epoch(model: Any, evaluate: SplitEvaluator, run_dir: Path, epoch: int)
 
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
-    from zoo.fingerprint import architecture_sha256, layout_sha256, model_layout
+    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
     from zoo.tf import keras, tf
 
     return mf.Manifest(
@@ -252,7 +252,7 @@ def seed_run_from(source: str, recipe: Recipe, run_dir: Path) -> None:
     import shutil
 
     from zoo.fileio import atomic_path
-    from zoo.hub import fetch_files, get_manifest
+    from zoo.hub.client import fetch_files, get_manifest
 
     name, _, epoch = source.rpartition("@")
     if not name or not epoch:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.manifest import Manifest
+from zoo.formats.manifest import Manifest
 from zoo.registry import Recipe
 
 _KEY_METRICS = ("val/accuracy", "test/accuracy", "val/map50", "test/map50", "val/map50_95", "train/loss", "val/loss")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from zoo import manifest as mf
+from zoo.formats import manifest as mf
 from zoo.errors import ReproducibilityError, UsageError
 
 
@@ -86,11 +86,11 @@ def _compare_one(
     show: Any,
 ) -> ModelComparison:
     """One model (``name`` as the user gave it, ``manifest`` as resolved for it)."""
-    from zoo.checkpoint import load_weights
-    from zoo.evaluation import SplitEvaluator
-    from zoo.fingerprint import model_layout_sha256
-    from zoo.hub import fetch_files
-    from zoo.loading import build_checked, recipe_for
+    from zoo.formats.checkpoint import load_weights
+    from zoo.workflows.evaluation import SplitEvaluator
+    from zoo.formats.fingerprint import model_layout_sha256
+    from zoo.hub.client import fetch_files
+    from zoo.workflows.loading import build_checked, recipe_for
 
     entries = _entries(manifest, epochs, all_epochs)
     recipe = recipe_for(manifest)
@@ -110,7 +110,7 @@ def _compare_one(
     )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-fetch") as pool:
         if manifest.hub is None:
-            from zoo.loading import weights_path
+            from zoo.workflows.loading import weights_path
 
             paths = [pool.submit(weights_path, manifest, e, name) for e in entries]
         else:
@@ -147,13 +147,13 @@ def compare(
     names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise UsageError("name at least one model to compare")
-    from zoo.hub import get_manifest
+    from zoo.hub.client import get_manifest
 
     manifests = [get_manifest(n, revision) for n in names]  # every name resolved once, before any work
     image = None
     if show is not None:
-        from zoo.loading import recipe_for
-        from zoo.predicting import load_image
+        from zoo.workflows.loading import recipe_for
+        from zoo.workflows.predicting import load_image
 
         if len(names) != 1:
             raise UsageError("--show takes one model")
@@ -163,7 +163,7 @@ def compare(
         image = recipe.preprocess(load_image(show))
     models = [_compare_one(n, m, epochs, all_epochs=all_epochs, split=split, show=image) for n, m in zip(names, manifests)]
     if image is not None:
-        from zoo.visualize import draw_side_by_side
+        from zoo.workflows.visualize import draw_side_by_side
 
         panels = [(f"epoch {e.epoch}", [d for d in e.detections if d[1] >= score_threshold]) for e in models[0].epochs]
         draw_side_by_side(image, panels, recipe.class_names, show_out or f"{Path(show).stem}-epochs.png")

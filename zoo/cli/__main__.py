@@ -1,0 +1,3 @@
+from zoo.cli.app import main
+
+main()
