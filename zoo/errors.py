@@ -95,6 +95,12 @@ class OfflineError(HubError):
     exit_code = 13
 
 
+class UntrustedResponseError(HubError):
+    """The Hub sent a value zoo refuses to use: a commit, hash or size that is not well formed."""
+
+    exit_code = 19
+
+
 class PublishError(ZooError):
     """Publishing was refused or failed. Refused or failed before the commit: the repo is
     unchanged. Failed while tagging: the commit is there and rerunning finishes the tags."""

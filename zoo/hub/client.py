@@ -27,9 +27,11 @@ from zoo.errors import (
     OfflineError,
     RepoNotFoundError,
     RevisionNotFoundError,
+    UntrustedResponseError,
     UsageError,
 )
 from zoo.fileio import sha256_file
+from zoo.hub.session import check_commit, hub_session
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
@@ -117,7 +119,8 @@ def _exists(repo_id: str, revision: str) -> bool:
     from huggingface_hub import HfApi
 
     try:
-        HfApi(endpoint=hf_endpoint(), token=hf_token()).model_info(repo_id, revision=revision)
+        with hub_session():
+            HfApi(endpoint=hf_endpoint(), token=hf_token()).model_info(repo_id, revision=revision)
         return True
     except Exception:
         return False
@@ -138,9 +141,13 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
     from huggingface_hub import HfApi
 
     try:
-        return HfApi(endpoint=hf_endpoint(), token=hf_token()).model_info(repo_id, revision=revision).sha
+        with hub_session():
+            sha = HfApi(endpoint=hf_endpoint(), token=hf_token()).model_info(repo_id, revision=revision).sha
+    except UntrustedResponseError:
+        raise
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise _translate(exc, repo_id, revision) from None
+    return check_commit(sha, what=f"{repo_id}@{revision}")
 
 
 def remote_manifest(repo_id: str, revision: str | None = None) -> mf.Manifest:
@@ -180,9 +187,12 @@ def download(repo_id: str, revision: str, filename: str) -> Path:
         raise _translate(_offline_error(), repo_id, revision, filename)
     _check_reachable(hf_endpoint())
     try:
-        path = hf_hub_download(
-            repo_id, filename, revision=revision, endpoint=hf_endpoint(), token=hf_token(), cache_dir=hf_hub_cache()
-        )
+        with hub_session():
+            path = hf_hub_download(
+                repo_id, filename, revision=revision, endpoint=hf_endpoint(), token=hf_token(), cache_dir=hf_hub_cache()
+            )
+    except UntrustedResponseError:
+        raise
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise _translate(exc, repo_id, revision, filename) from None
     return Path(path)
@@ -263,21 +273,24 @@ def publish_to_hub(staging: Path, repo_id: str, *, tags: Iterable[str], message:
     files = sorted(p for p in staging.rglob("*") if p.is_file())
     operations = [CommitOperationAdd(path_in_repo=p.relative_to(staging).as_posix(), path_or_fileobj=str(p)) for p in files]
     try:
-        api.create_repo(repo_id, exist_ok=True)
-        commit = api.create_commit(repo_id, operations=operations, commit_message=message)
+        with hub_session():
+            api.create_repo(repo_id, exist_ok=True)
+            commit = api.create_commit(repo_id, operations=operations, commit_message=message)
+        check_commit(commit.oid, what=f"the commit to {repo_id}")
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise PublishError(
             f"publishing to {repo_id} at {hf_endpoint()} failed: {_reason(exc)}",
             hint="Nothing was committed; the repo is unchanged. Fix the cause and rerun the same command.",
         ) from None
     try:
-        existing = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
-        for tag in tags:
-            if existing.get(tag) == commit.oid:
-                continue
-            if tag in existing:
-                api.delete_tag(repo_id, tag=tag)
-            api.create_tag(repo_id, tag=tag, revision=commit.oid)
+        with hub_session():
+            existing = {ref.name: ref.target_commit for ref in api.list_repo_refs(repo_id).tags}
+            for tag in tags:
+                if existing.get(tag) == commit.oid:
+                    continue
+                if tag in existing:
+                    api.delete_tag(repo_id, tag=tag)
+                api.create_tag(repo_id, tag=tag, revision=commit.oid)
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise PublishError(
             f"{repo_id}: commit {commit.oid} is published, but tagging it failed: {_reason(exc)}",
