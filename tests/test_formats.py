@@ -148,7 +148,7 @@ def test_train_from_a_published_epoch_reproduces_the_published_later_epoch(hub, 
 
 def test_train_from_refuses_another_recipe_and_a_non_empty_dir(hub, tmp_path):
     result = runner.invoke(app, ["train", "digits-mlp", "--from", "digits-cnn@1", "--epochs", "2", "--out", str(tmp_path / "a")])
-    assert result.exit_code == 2 and "zoo train digits-cnn --from digits-cnn@1" in result.stderr
+    assert result.exit_code == 8 and "belong to recipe digits-cnn v1, not digits-mlp v1" in " ".join(result.stderr.split())
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "keep.txt").write_text("mine")
     result = runner.invoke(app, ["train", "digits-cnn", "--from", "digits-cnn@1", "--out", str(tmp_path / "b")])

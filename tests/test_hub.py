@@ -17,7 +17,7 @@ from conftest import tree_digest
 import zoo
 from zoo.formats import manifest as mf
 from zoo.constants import user_manifests_dir
-from zoo.hub.server import repo_dir
+from zoo.hub.git_publisher import repo_dir
 
 RECIPES = ["digits-mlp", "digits-cnn", "mnist-lenet", "shapes-yolo"]
 
@@ -142,8 +142,8 @@ def test_fetch_dry_run_downloads_nothing(hub):
 
 def test_evaluate_reproduces_the_published_metrics(hub):
     result = zoo.evaluate("digits-mlp", epoch=2)
-    for key, value in result["measured"].items():
-        assert value == pytest.approx(result["published"][key], abs=1e-6)
+    for key, value in result.measured.items():
+        assert value == pytest.approx(result.published[key], abs=1e-6)
 
 
 # -- publishing refusals: nothing leaves the machine, the hub repo is unchanged -----------
@@ -162,7 +162,7 @@ def test_publish_refuses_a_corrupted_file(small_runs, hub_dir, tmp_path):
     data[-100] ^= 1
     weights.write_bytes(bytes(data))
     before = tree_digest(hub_dir)
-    with pytest.raises(zoo.PublishError, match="sha256 mismatch"):
+    with pytest.raises(zoo.IntegrityError, match="sha256 mismatch"):
         zoo.publish(run, "zoo/digits-mlp", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     assert tree_digest(hub_dir) == before and not (tmp_path / "m").exists()
 
@@ -184,11 +184,11 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
     run = _copy_run(small_runs, tmp_path)
     m = mf.load(run / "zoo.json")
     mf.write(m.replace(recipe=m.recipe.__class__(**{**m.recipe.__dict__, "name": "digits-cnn"})), run / "zoo.json")
-    with pytest.raises(zoo.PublishError, match=r"builder kwargs .*'hidden'.* do not fit recipe digits-cnn"):
+    with pytest.raises(zoo.ArchitectureMismatchError, match=r"builder kwargs .*'hidden'.* do not fit recipe digits-cnn"):
         zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     cnn = mf.load(small_runs["digits-cnn"] / "zoo.json")
     mf.write(m.replace(recipe=cnn.recipe), run / "zoo.json")  # right recipe and kwargs, wrong weights
-    with pytest.raises(zoo.PublishError, match="architecture fingerprints do not match recipe digits-cnn"):
+    with pytest.raises(zoo.ArchitectureMismatchError, match="architecture fingerprints do not match recipe digits-cnn"):
         zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     assert not repo_dir(hub_dir, "zoo/new-model").exists()
 
@@ -196,9 +196,9 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
 # -- the CLI over the same hub ---------------------------------------------------------------
 @pytest.mark.parametrize("repo", ["digits-cnn", "hf://zoo/digits-cnn", "zoo/digits-cnn@main", "a/b/c"])
 def test_publish_refuses_a_repo_that_is_not_org_slash_name(repo, small_runs, tmp_path):
-    with pytest.raises(zoo.UsageError, match="--repo must be ORG/NAME") as info:
+    with pytest.raises(zoo.UsageError, match="`repo_id` must be ORG/NAME") as info:
         zoo.publish(small_runs["digits-cnn"], repo, hub_dir=tmp_path / "hub", manifests_dir=tmp_path / "m")
-    assert info.value.exit_code == 2 and "e.g. --repo my-org/digits-cnn" in info.value.hint
+    assert isinstance(info.value, zoo.UsageError) and "e.g. my-org/digits-cnn" in info.value.hint
     assert not (tmp_path / "hub").exists() and not (tmp_path / "m").exists()
 
 
@@ -212,7 +212,7 @@ def test_publish_refuses_a_bad_model_name_in_a_sentence(repo, name, small_runs, 
                               *(["--name", name] if name else []), "--manifests-dir", str(tmp_path / "m")])
     text = " ".join(out.output.split())
     assert out.exit_code == 2, out.output
-    assert "is not allowed: use lower-case letters" in text and "Pass --name " in text and "Traceback" not in text
+    assert "is not allowed: use lower-case letters" in text and "Name it --name " in text and "Traceback" not in text
     assert not (tmp_path / "hub").exists() and not (tmp_path / "m").exists()
 
 

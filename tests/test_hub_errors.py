@@ -150,12 +150,12 @@ def test_weights_of_another_width_are_refused_listing_the_layers(hub, monkeypatc
 def test_a_layout_diff_names_the_layers_on_both_sides(small_runs):
     """Keras 3 paths name layer classes (dense_2); the diff also says which layer that is
     in the model and in the file, so a shifted stack reads as what it is."""
-    from zoo.formats.checkpoint import check_weights_fit
+    from zoo.compat import check_layout
 
     run = small_runs["digits-mlp"]
     deeper = zoo.get_recipe("digits-mlp").build(hidden=[128, 64, 32])
     with pytest.raises(zoo.ArchitectureMismatchError) as info:
-        check_weights_fit(deeper, run / mf.load(run / "zoo.json").epochs[-1].weights.path)
+        check_layout(deeper, run / mf.load(run / "zoo.json").epochs[-1].weights.path)
     assert "layers/dense_2/vars/0 (layer 'hidden_2' in the model, 'classes' in the file): model expects [64, 32] float32, file has [64, 10] float32" in info.value.message
     assert "layers/dense_3/vars/0 (layer 'classes'): model expects [32, 10] float32, file has nothing" in info.value.message
 
@@ -168,7 +168,7 @@ def test_a_newer_recipe_version_is_refused(hub, monkeypatch, tmp_path):
 
 
 def test_a_remote_manifest_with_an_escaping_path_is_refused(hub, hub_dir, tmp_path):
-    from zoo.hub.server import publish_local
+    from zoo.hub.git_publisher import publish_tree
 
     data = _published("digits-mlp").to_dict()
     data["hub"]["revision"] = None
@@ -176,7 +176,7 @@ def test_a_remote_manifest_with_an_escaping_path_is_refused(hub, hub_dir, tmp_pa
     stage = tmp_path / "stage"
     stage.mkdir()
     (stage / "zoo.json").write_text(json.dumps(data))
-    publish_local(stage, hub_dir, "zoo/evil", tags=[], message="hostile manifest")
+    publish_tree(stage, hub_dir, "zoo/evil", tags=[], message="hostile manifest")
     with pytest.raises(zoo.ManifestError, match=r"unsafe path '\.\./\.\./outside\.h5'"):
         zoo.fetch("hf://zoo/evil")
     result = runner.invoke(app, ["fetch", "hf://zoo/evil"])

@@ -27,7 +27,7 @@ def test_a_run_that_saved_other_epochs_is_refused_and_kept(epochs, save_at, smal
     before = tree_digest(run)
     with pytest.raises(RunDirError, match=r"holds epochs \[1, 2\], not the epochs") as info:
         train_or_reuse("digits-mlp", run, epochs=epochs, save_at=save_at, progress=False)
-    assert "--runs-dir" in info.value.hint
+    assert "`runs_dir`" in info.value.hint and "`save_at=[1, 2]`" in info.value.hint
     assert tree_digest(run) == before
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import tree_digest
 
 from zoo.formats import manifest as mf
-from zoo.errors import IntegrityError, RunDirError, UsageError
+from zoo.errors import ArchitectureMismatchError, IntegrityError, RunDirError, UsageError
 from zoo.workflows.training import plan_save_at, train
 from zoo.registry import get_recipe
 
@@ -87,7 +87,7 @@ def test_resume_is_byte_identical_to_an_uninterrupted_run(name, small_runs, tmp_
 def test_resume_refuses_a_run_of_another_recipe(small_runs):
     run = small_runs["digits-mlp"]
     before = tree_digest(run)
-    with pytest.raises(RunDirError, match="belongs to recipe digits-mlp"):
+    with pytest.raises(ArchitectureMismatchError, match="belong to recipe digits-mlp"):
         train("digits-cnn", epochs=3, out=run, resume=True, progress=False)
     assert tree_digest(run) == before
 
@@ -128,7 +128,7 @@ def test_resume_refuses_a_damaged_run_manifest(small_runs, tmp_path):
 def test_training_into_a_non_empty_dir_without_resume_is_refused(small_runs):
     run = small_runs["digits-mlp"]
     before = tree_digest(run)
-    with pytest.raises(RunDirError, match="--resume"):
+    with pytest.raises(RunDirError, match="resume=True"):
         train("digits-mlp", epochs=2, out=run, progress=False)
     assert tree_digest(run) == before
 

@@ -21,8 +21,8 @@ _API = {
     "compare": "zoo.workflows.comparison",
     "evaluate": "zoo.workflows.loading",
     "export": "zoo.workflows.exporting",
-    "fetch": "zoo.api",
-    "get_manifest": "zoo.hub.client",
+    "fetch": "zoo.workflows.fetching",
+    "get_manifest": "zoo.resolve",
     "get_recipe": "zoo.registry",
     "list_models": "zoo.catalog",
     "list_recipes": "zoo.registry",
@@ -30,6 +30,7 @@ _API = {
     "predict": "zoo.workflows.predicting",
     "publish": "zoo.workflows.publishing",
     "register_recipe": "zoo.registry",
+    "resolve": "zoo.resolve",
     "train": "zoo.workflows.training",
 }
 
@@ -41,4 +42,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _API)
+    return sorted(set(globals()) | set(_API))

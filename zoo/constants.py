@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 # Fixed before TensorFlow is first imported: the oneDNN switch changes results at
-# the bit level, and the log level hides the CUDA/oneDNN banners (DESIGN.md).
+# the bit level, and the log level hides the CUDA/oneDNN banners (docs/design.md).
 TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
 
 MANIFEST_FILENAME = "zoo.json"
 MODEL_CARD_FILENAME = "README.md"
 SCHEMA_FILENAME = "schema.json"
-DEFAULT_SAVE_AT = (10, 50, 100)
 
 
 def zoo_home() -> Path:
@@ -31,13 +30,8 @@ def bundled_manifests_dir() -> Path:
 
 
 def user_manifests_dir() -> Path:
-    """Where publish writes manifests when the bundled directory is read-only."""
+    """The user's catalog, where ``zoo publish`` writes: ``$ZOO_MANIFESTS_DIR``, else ``$ZOO_HOME/manifests``."""
     return Path(os.environ.get("ZOO_MANIFESTS_DIR") or zoo_home() / "manifests")
-
-
-def manifest_dirs() -> list[Path]:
-    """Search order for ``NAME.json``: user-level entries shadow bundled ones."""
-    return [user_manifests_dir(), bundled_manifests_dir()]
 
 
 def default_hub_dir() -> Path:

@@ -26,9 +26,11 @@ def recipe_dict(recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def model_summary(m: Manifest) -> dict[str, Any]:
+def model_summary(m: Manifest, entry: Any = None) -> dict[str, Any]:
     return {
         "name": m.name,
+        "catalog": entry.origin if entry is not None else None,
+        "shadowed": bool(entry is not None and entry.shadowed),
         "recipe": f"{m.recipe.name}@v{m.recipe.version}",
         "repo_id": m.hub.repo_id if m.hub else None,
         "revision": m.hub.revision if m.hub else None,
@@ -53,18 +55,19 @@ def recipes_table(recipes: list[Recipe], models: list[Manifest]):
     return table
 
 
-def models_table(models: list[Manifest]):
+def models_table(models: list[tuple[Any, Manifest]]):
+    """(catalog entry, manifest) pairs; a bundled model hidden by the user's is marked."""
     from rich.table import Table
 
     table = Table(title="Published models", title_justify="left")
     for col in ("name", "recipe", "repo", "revision", "epochs", "best epoch (by)"):
         table.add_column(col, no_wrap=col in ("name", "repo", "revision"), overflow="fold")
-    for m in models:
+    for entry, m in models:
         best = m.resolve_epoch("best")
         metric = m.selection["best"].metric if "best" in m.selection else None
         by = f" ({metric} {_fmt(best.metrics.get(metric))})" if metric else ""
         table.add_row(
-            m.name,
+            m.name + (" (bundled, hidden by yours)" if entry.shadowed else " (yours)" if entry.origin == "user" else ""),
             f"{m.recipe.name} v{m.recipe.version}",
             m.hub.repo_id if m.hub else "-",
             (m.hub.revision or "-")[:8] if m.hub else "-",
@@ -135,14 +138,14 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def evaluation_table(result: dict[str, Any]):
+def evaluation_table(result: Any):
     from rich.table import Table
 
-    table = Table(title=f"{result['name']} epoch {result['epoch']} on {result['split']}", title_justify="left")
+    table = Table(title=f"{result.name} epoch {result.epoch} on {result.split}", title_justify="left")
     for col in ("metric", "measured", "published", "difference"):
         table.add_column(col, justify="right" if col != "metric" else "left")
-    for key, value in result["measured"].items():
-        published = result["published"].get(key)
+    for key, value in result.measured.items():
+        published = result.published.get(key)
         diff = "-" if published is None else f"{value - published:+.2e}"
         table.add_row(key, _fmt(value), _fmt(published), diff)
     return table

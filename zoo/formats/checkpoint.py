@@ -6,9 +6,8 @@
 * Imports from outside the zoo: Keras-2 HDF5 weights (``tf_keras`` ``save_weights('x.h5')``)
   and full-model files (``.keras``, legacy ``.h5``), loaded in Keras's safe mode.
 
-Loading always checks the file's weight layout against the model first, because
-Keras assigns matching layers before it notices a mismatch, and accepts several
-wrong files silently (DESIGN.md). ``skip_mismatch`` is never used.
+Loading weights published by the zoo goes through ``zoo.compat.load_checked``, which
+checks the file's layout against the model first. ``skip_mismatch`` is never used.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
 from zoo.fileio import atomic_path
-from zoo.formats.fingerprint import layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
+from zoo.formats import keras_internals
 
 WEIGHTS_FILENAME = "model.weights.h5"
 RESUME_FILENAME = "resume.keras"
@@ -26,11 +25,8 @@ RESUME_FILENAME = "resume.keras"
 
 def save_weights(model: Any, path: Path) -> None:
     """Atomically write weights only (the optimizer is skipped, halving the file)."""
-    from keras.src.saving import saving_lib
-
-    skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else None
     with atomic_path(path, suffix=".weights.h5") as tmp:
-        saving_lib.save_weights_only(model, str(tmp), objects_to_skip=skip)
+        keras_internals.save_weights_only(model, tmp)
 
 
 def save_resume_state(model: Any, path: Path) -> None:
@@ -90,33 +86,11 @@ def load_resume_state(model: Any, path: Path) -> None:
         raise FileFormatError(f"{path}: unreadable resume state ({exc})", hint="The file is damaged; resume from an earlier epoch.") from None
 
 
-def check_weights_fit(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> None:
-    """Refuse a weights file whose layout differs from the model's, listing the first differences.
-
-    ``expected_sha256`` is the model's own layout fingerprint when the caller has it
-    (``fingerprint.model_layout_sha256``, remembered per architecture): a matching file
-    then needs no walk over the model. Only a mismatch pays for the model's full layout,
-    to say which layers differ."""
-    actual = read_layout(path)
-    if expected_sha256 is not None and layout_sha256(actual) == expected_sha256:
-        return
-    expected, model_names = model_layout_with_names(model)
-    if layout_sha256(expected) != layout_sha256(actual):
-        raise ArchitectureMismatchError(
-            f"{what or path}: the weights do not fit the architecture built from the recipe:\n"
-            + "\n".join(layout_diff(expected, actual, model_names=model_names, file_names=read_layer_names(path))),
-            hint="Pin the revision or recipe version the weights were published with, or fetch weights made for this recipe version.",
-        )
-
-
-def load_weights(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> Any:
-    """Check the layout, then load with Keras. Returns the model."""
-    from keras.src.saving import saving_lib
-
-    check_weights_fit(model, path, what=what, expected_sha256=expected_sha256)
-    skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else None
-    try:  # a compiled model keeps its optimizer state: published files carry none
-        saving_lib.load_weights_only(model, str(path), objects_to_skip=skip)
+def read_weights(model: Any, path: Path, *, what: str | None = None) -> Any:
+    """Keras loads the weights into ``model`` (a compiled one keeps its optimizer state:
+    published files carry none). Check the layout first (``zoo.compat.load_checked``)."""
+    try:
+        keras_internals.load_weights_only(model, path)
     except ValueError as exc:  # Keras found a mismatch the layout check could not see
         raise ArchitectureMismatchError(f"{what or path}: Keras refused the weights: {exc}") from None
     return model

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from zoo.errors import FileFormatError
+from zoo.formats import keras_internals
 
 Layout = dict[str, tuple[tuple[int, ...], str]]
 _EXCLUDED_TOP_GROUPS = ("optimizer",)
@@ -119,7 +120,7 @@ def _snake(name: str) -> str:
 
 def architecture_config(model: Any) -> dict[str, Any]:
     """The model's config plus each layer's config, auto-generated names replaced by positions."""
-    layers = list(model._flatten_layers(include_self=False, recursive=True))
+    layers = keras_internals.flatten_layers(model)
     auto = {}
     for i, layer in enumerate(layers):
         if re.fullmatch(rf"{re.escape(_snake(type(layer).__name__))}(_\d+)?", layer.name):
@@ -162,36 +163,7 @@ def model_layout(model: Any) -> Layout:
 def model_layout_with_names(model: Any) -> tuple[Layout, dict[str, str]]:
     """``model_layout`` and each weight group's layer name (as ``read_layer_names`` reads
     them from a file), from one walk."""
-    from keras.src import backend
-    from keras.src.saving import saving_lib
-
-    class LayoutRecorder(saving_lib.H5IOStore):
-        def __init__(self) -> None:  # no HDF5 file: nothing is written
-            self.layout: Layout = {}
-            self.names: dict[str, str] = {}
-            self._path = ""
-
-        def __bool__(self) -> bool:
-            return True
-
-        def make(self, path: str, metadata: Any = None) -> "LayoutRecorder":
-            self._path = path
-            if metadata and "name" in metadata:
-                self.names[path] = metadata["name"]
-            return self
-
-        def __setitem__(self, key: str, value: Any) -> None:
-            name = f"{self._path}/vars/{key}" if self._path else f"vars/{key}"
-            if name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
-                self.layout[name] = (tuple(int(d) for d in value.shape), backend.standardize_dtype(value.dtype))
-
-        def close(self) -> None:
-            pass
-
-    store = LayoutRecorder()
-    skip = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
-    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables={id(o) for o in skip})
-    return store.layout, store.names
+    return keras_internals.record_layout(model, _EXCLUDED_TOP_GROUPS)
 
 
 _LAYOUT_BY_ARCHITECTURE: dict[str, str] = {}

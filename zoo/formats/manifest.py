@@ -213,7 +213,7 @@ def check_name(name: str) -> str:
         raise UsageError(
             f"model name {name!r} is not allowed: use lower-case letters, digits, '.', '_' and '-', "
             "at most 64 characters, starting with a letter or digit",
-            hint=f"Pass --name {suggestion} (the Hub repo id may keep its own spelling).",
+            hint=f"Name it `name='{suggestion}'` (the Hub repo id may keep its own spelling).",
         )
     return name
 

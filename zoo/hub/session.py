@@ -15,6 +15,7 @@ import re
 import threading
 from typing import Any, Iterator
 
+from zoo.constants import hf_token
 from zoo.errors import UntrustedResponseError
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -38,6 +39,30 @@ def check_commit(value: Any, *, what: str) -> str:
             hint="The server is not a Hub or is lying; nothing it sent was used. Check HF_ENDPOINT.",
         )
     return value
+
+
+def redact(text: str) -> str:
+    """Text that may carry server words or the endpoint, made safe to show: the token, any
+    credentials in a URL, and signed-URL query strings removed."""
+    token = hf_token()
+    text = text.replace(token, "***") if token else text
+    text = re.sub(r"(\w+://)[^/@\s'\"]+@", r"\1***@", text)  # user:secret@host
+    return re.sub(r"(https?://[^\s'\"?]+)\?[^\s'\"]*", r"\1?…", text)  # pre-signed URLs carry secrets
+
+
+def reason(exc: BaseException) -> str:
+    """Why a Hub call failed: the innermost cause (huggingface_hub wraps HTTP errors) plus
+    what the server said, redacted."""
+    server_message = None
+    while True:
+        server_message = getattr(exc, "server_message", None) or server_message
+        if exc.__cause__ is None:
+            break
+        exc = exc.__cause__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if server_message and server_message not in text:
+        text = f"{text} ({server_message.strip()})"
+    return redact(f"{exc.__class__.__name__}: {text}")
 
 
 def check_headers(response: Any) -> None:

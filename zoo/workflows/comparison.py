@@ -7,14 +7,20 @@ So comparing N epochs costs about one build plus N evaluations.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from zoo.formats import manifest as mf
+from zoo import compat
 from zoo.errors import ReproducibilityError, UsageError
+from zoo.formats.fingerprint import model_layout_sha256
+from zoo.resolve import FileSource, HubSource, RunSource, resolve
+from zoo.workflows import visualize
+from zoo.workflows.evaluation import SplitEvaluator
+from zoo.workflows.predicting import load_image
 
 
 @dataclass
@@ -32,10 +38,10 @@ class EpochResult:
 @dataclass
 class ModelComparison:
     name: str
-    repo_id: str | None
-    revision: str | None
+    origin: str  # where the weights came from: a repo pinned to a commit, or a run directory
     split: str
     selection_metric: str | None
+    class_names: list[str] = field(default_factory=list)
     epochs: list[EpochResult] = field(default_factory=list)
     build_seconds: float = 0.0
 
@@ -45,85 +51,86 @@ class Comparison:
     models: list[ModelComparison]
     split: str
     metrics: list[str]
+    shown_image: Any = None  # with ``show``: the image the detections were drawn on
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["shown_image"]
+        return data
 
     def mismatches(self, tolerance: float) -> list[str]:
-        """Measured values that differ from the published ones by more than ``tolerance``."""
+        """Every measured metric that does not reproduce its published value within
+        ``tolerance``; a published value that is missing or not a finite number fails too."""
         found = []
         for model in self.models:
             for e in model.epochs:
                 for key, value in e.measured.items():
+                    where = f"{model.name} epoch {e.epoch} {key}"
                     published = e.published.get(key)
-                    if published is not None and abs(value - published) > tolerance:
-                        found.append(f"{model.name} epoch {e.epoch} {key}: measured {value:.6f}, published {published:.6f}")
+                    if published is None:
+                        found.append(f"{where}: measured {value:.6f}, nothing published")
+                    elif not math.isfinite(published) or not math.isfinite(value):
+                        found.append(f"{where}: measured {value}, published {published}: not a finite number")
+                    elif abs(value - published) > tolerance:
+                        found.append(f"{where}: measured {value:.6f}, published {published:.6f}")
         return found
 
+    def largest_difference(self) -> float:
+        """The largest |measured - published| over every metric compared (0 when none)."""
+        diffs = [abs(v - e.published[k]) for m in self.models for e in m.epochs for k, v in e.measured.items() if k in e.published]
+        return max(diffs, default=0.0)
+
     def verify(self, tolerance: float) -> None:
+        """Raise ``ReproducibilityError`` unless every published number reproduces."""
         found = self.mismatches(tolerance)
         if found:
             raise ReproducibilityError(
-                f"{len(found)} measured metric(s) differ from the published values by more than {tolerance:g}:\n  " + "\n  ".join(found[:10]),
+                f"{len(found)} metric(s) do not reproduce within {tolerance:g}:\n  " + "\n  ".join(found[:10]),
                 hint="The published numbers do not reproduce here: check the revision, the recipe version and the framework versions in the manifest.",
             )
 
+    def plot(self, path: Path | str) -> Path:
+        """A PNG of each metric against the epoch, a line per model (``visualize.plot_comparison``)."""
+        return visualize.plot_comparison(self, path)
 
-def _entries(manifest: mf.Manifest, epochs: Iterable[int | str] | None, all_epochs: bool) -> list[mf.EpochEntry]:
-    if all_epochs or epochs is None:
-        return list(manifest.epochs)
-    chosen = {e.epoch: e for e in (manifest.resolve_epoch(spec) for spec in epochs)}
-    return [chosen[n] for n in sorted(chosen)]
+    def draw_shown(self, path: Path | str, score_threshold: float = 0.3) -> Path:
+        """With ``show``: the image with each epoch's detections, side by side, as PNG."""
+        if self.shown_image is None:
+            raise UsageError("nothing was shown: pass `show` (an image file) to compare")
+        model = self.models[0]
+        panels = [(f"epoch {e.epoch}", [d for d in e.detections if d[1] >= score_threshold]) for e in model.epochs]
+        return visualize.draw_side_by_side(self.shown_image, panels, model.class_names, path)
 
 
-def _compare_one(
-    name: str,
-    manifest: mf.Manifest,
-    epochs: Iterable[int | str] | None,
-    *,
-    all_epochs: bool,
-    split: str,
-    show: Any,
-) -> ModelComparison:
-    """One model (``name`` as the user gave it, ``manifest`` as resolved for it)."""
-    from zoo.formats.checkpoint import load_weights
-    from zoo.workflows.evaluation import SplitEvaluator
-    from zoo.formats.fingerprint import model_layout_sha256
-    from zoo.hub.client import fetch_files
-    from zoo.workflows.loading import build_checked, recipe_for
-
-    entries = _entries(manifest, epochs, all_epochs)
-    recipe = recipe_for(manifest)
+def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | None, *, split: str, show: Any) -> ModelComparison:
+    manifest = source.manifest
+    entries = source.entries(epochs, all_epochs=epochs is None)
+    recipe = compat.recipe_for(manifest.recipe)
     evaluate = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)
     evaluate.splits.get(split)  # refuse an unknown split before downloading anything
 
     start = time.perf_counter()
-    model = recipe.compile(build_checked(manifest))
+    model = recipe.compile(compat.build_checked(manifest))
     layout = model_layout_sha256(model, manifest.compat.architecture_sha256)
     result = ModelComparison(
         name=manifest.name,
-        repo_id=manifest.hub.repo_id if manifest.hub else None,
-        revision=manifest.hub.revision if manifest.hub else None,
+        origin=source.origin,
         split=split,
         selection_metric=manifest.selection["best"].metric if "best" in manifest.selection else None,
+        class_names=list(recipe.class_names),
         build_seconds=time.perf_counter() - start,
     )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-fetch") as pool:
-        if manifest.hub is None:
-            from zoo.workflows.loading import weights_path
-
-            paths = [pool.submit(weights_path, manifest, e, name) for e in entries]
-        else:
-            paths = [pool.submit(lambda e=e: fetch_files(manifest, [e])[0].local_path) for e in entries]
+        paths = [pool.submit(source.weights_path, e) for e in entries]
         for entry, future in zip(entries, paths):
             path = future.result()
             t0 = time.perf_counter()
-            load_weights(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
+            compat.load_checked(model, path, what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
             t1 = time.perf_counter()
             measured = evaluate(model, [split])
             t2 = time.perf_counter()
             published = {k: v for k, v in entry.metrics.items() if k in measured}
-            shown = recipe.detect(model, show[None])[0] if show is not None and recipe.detect else None
+            shown = recipe.detect(model, show[None])[0] if show is not None else None
             result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch, shown))
     return result
 
@@ -136,37 +143,31 @@ def compare(
     split: str = "test",
     metrics: Iterable[str] | None = None,
     revision: str | None = None,
-    show: str | None = None,
-    show_out: str | None = None,
-    score_threshold: float = 0.3,
+    show: str | Path | None = None,
 ) -> Comparison:
-    """Evaluate the chosen epochs of one or more models on ``split``, beside their published metrics.
+    """Evaluate the chosen epochs (default: all) of one or more models on ``split``, beside
+    their published metrics.
 
-    ``show``: an image file; a detector's boxes on it are drawn side by side, one panel per
-    epoch, into ``show_out`` (PNG)."""
+    ``show``: an image file; a detector's boxes on it are recorded per epoch, drawn with
+    ``Comparison.draw_shown``."""
     names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise UsageError("name at least one model to compare")
-    from zoo.hub.client import get_manifest
-
-    manifests = [get_manifest(n, revision) for n in names]  # every name resolved once, before any work
+    if epochs is not None and all_epochs:
+        raise UsageError("pass `epochs` or `all_epochs=True`, not both")
+    sources = [resolve(n, revision) for n in names]  # every name resolved once, before any work
+    for name, source in zip(names, sources):
+        if isinstance(source, FileSource):
+            raise UsageError(f"{name} is a model file: compare needs a published model or a run directory")
     image = None
     if show is not None:
-        from zoo.workflows.loading import recipe_for
-        from zoo.workflows.predicting import load_image
-
         if len(names) != 1:
-            raise UsageError("--show takes one model")
-        recipe = recipe_for(manifests[0])
+            raise UsageError("`show` takes one model")
+        recipe = compat.recipe_for(sources[0].manifest.recipe)
         if recipe.detect is None:
-            raise UsageError(f"--show draws a detector's boxes; {recipe.name} is a {recipe.task} recipe", hint="Use 'zoo predict' for its top classes.")
-        image = recipe.preprocess(load_image(show))
-    models = [_compare_one(n, m, epochs, all_epochs=all_epochs, split=split, show=image) for n, m in zip(names, manifests)]
-    if image is not None:
-        from zoo.workflows.visualize import draw_side_by_side
-
-        panels = [(f"epoch {e.epoch}", [d for d in e.detections if d[1] >= score_threshold]) for e in models[0].epochs]
-        draw_side_by_side(image, panels, recipe.class_names, show_out or f"{Path(show).stem}-epochs.png")
+            raise UsageError(f"`show` draws a detector's boxes; {recipe.name} is a {recipe.task} recipe", hint="Use 'zoo predict' for its top classes.")
+        image = recipe.preprocess(load_image(Path(show)))
+    models = [_compare_one(s, epochs, split=split, show=image) for s in sources]
     measured_keys = sorted({k for m in models for e in m.epochs for k in e.measured})
     keys = measured_keys
     if metrics:
@@ -179,30 +180,4 @@ def compare(
             for e in m.epochs:
                 e.measured = {k: v for k, v in e.measured.items() if k in keys}
                 e.published = {k: v for k, v in e.published.items() if k in keys}
-    return Comparison(models=models, split=split, metrics=keys)
-
-
-def plot(comparison: Comparison, path: str) -> None:
-    """A PNG of each metric vs epoch: a line per model, published values overlaid."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = comparison.metrics
-    fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 4.2), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        for model in comparison.models:
-            xs = [e.epoch for e in model.epochs]
-            line, = ax.plot(xs, [e.measured.get(key) for e in model.epochs], marker="o", label=f"{model.name} (measured)")
-            published = [(e.epoch, e.published[key]) for e in model.epochs if key in e.published]
-            if published:
-                ax.plot(*zip(*published), linestyle="--", marker="x", color=line.get_color(), alpha=0.7, label=f"{model.name} (published)")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.set_title(f"{key} by epoch")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return Comparison(models=models, split=split, metrics=keys, shown_image=image)

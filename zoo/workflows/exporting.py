@@ -21,7 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from zoo import compat
 from zoo.errors import ExportError, UsageError
+from zoo.formats.checkpoint import load_resume_state, save_weights
+from zoo.resolve import FileSource, resolve
+from zoo.workflows.loading import load_epoch
 
 FORMATS = ("keras", "h5", "weights", "savedmodel")
 _SUFFIX = {"keras": ".keras", "h5": ".h5", "weights": ".weights.h5", "savedmodel": ""}
@@ -36,6 +40,9 @@ class ExportResult:
     max_abs_diff: float  # between the reloaded export and the zoo model on a fixed batch
     with_optimizer: bool
 
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "path": str(self.path)}
+
 
 def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -46,16 +53,14 @@ def _check_target(out: Path, fmt: str, force: bool) -> None:
         raise UsageError(f"unknown format {fmt!r}", hint=f"Use one of: {', '.join(FORMATS)}.")
     suffix = _SUFFIX[fmt]
     if suffix and not out.name.endswith(suffix):
-        raise UsageError(f"--out for format {fmt} must end with {suffix}, got {out.name}")
+        raise UsageError(f"`out` for format {fmt} must end with {suffix}, got {out.name}")
     if fmt == "h5" and out.name.endswith(".weights.h5"):
-        raise UsageError("format h5 is a full model; use --format weights for a .weights.h5 file")
+        raise UsageError("format h5 is a full model; a .weights.h5 file is `fmt='weights'`")
     if out.exists() and not force:
-        raise UsageError(f"{out} already exists", hint="Pass --force to replace it.")
+        raise UsageError(f"{out} already exists", hint="Pass `force=True` to replace it.")
 
 
 def _write(model: Any, fmt: str, tmp: Path) -> None:
-    from zoo.formats.checkpoint import save_weights
-
     if fmt == "keras":
         model.save(str(tmp))
     elif fmt == "h5":
@@ -88,31 +93,29 @@ def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, batch: Any) -
 
 def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, force: bool = False, revision: str | None = None) -> ExportResult:
     """Write epoch ``epoch`` of ``name`` as ``fmt`` at ``out``, verified by reloading it."""
-    from zoo.hub.client import fetch_files, get_manifest
-    from zoo.workflows.loading import build_checked, load_epoch, recipe_for
-
     out = Path(out)
     _check_target(out, fmt, force)
-    manifest = get_manifest(name, revision)
+    source = resolve(name, revision)
+    if isinstance(source, FileSource):
+        raise UsageError(f"{name} is a model file already: export needs a published model or a run directory")
+    manifest = source.manifest
     entry = manifest.resolve_epoch(epoch)
-    recipe = recipe_for(manifest)
+    recipe = compat.recipe_for(manifest.recipe)
     if fmt == "h5" and recipe.style == "subclassed":
         raise ExportError(
             f"{manifest.name} is a subclassed keras.Model: a legacy HDF5 full model cannot hold it "
             "(Keras rebuilds it from its config without building its layers, so no weight would load)",
-            hint="Use --format keras (architecture, weights and optimizer) or --format weights.",
+            hint="Export it as `fmt='keras'` (architecture, weights and optimizer) or `fmt='weights'`.",
         )
     with_optimizer = False
-    if fmt == "keras" and entry.file("resume") is not None and manifest.hub is not None:
-        from zoo.formats.checkpoint import check_weights_fit, load_resume_state
-
-        model = recipe.compile(build_checked(manifest))
-        files = {f.role: f.local_path for f in fetch_files(manifest, [entry], roles=("weights", "resume"))}
-        check_weights_fit(model, files["weights"])
+    if fmt == "keras" and entry.file("resume") is not None:
+        model = recipe.compile(compat.build_checked(manifest))
+        files = {f.role: f.local_path for f in source.files([entry], roles=("weights", "resume"))}
+        compat.check_layout(model, files["weights"])
         load_resume_state(model, files["resume"])
         with_optimizer = True
     else:
-        model = load_epoch(manifest, entry, name)
+        model = load_epoch(source, entry)
     batch = recipe.dataset.load().test[0][:16]
     expected = np.asarray(model.predict(batch, verbose=0))
 

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zoo import compat
 from zoo.errors import FileFormatError, UsageError
+from zoo.resolve import FileSource, resolve
+from zoo.workflows import visualize
+from zoo.workflows.loading import load_epoch
 
 
 @dataclass
@@ -17,17 +21,22 @@ class Prediction:
     boxes: list[dict[str, Any]] = field(default_factory=list)  # detectors: box, score, label
     drawn: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
 
 def load_image(path: Path):
     """An RGB array in [0, 1] from any format Pillow reads."""
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    if not Path(path).is_file():
+        raise UsageError(f"{path}: no such file", hint="Check the image path.")
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"), dtype="float32") / 255.0
     except (UnidentifiedImageError, OSError) as exc:
-        raise FileFormatError(f"{path}: not a readable image ({exc.__class__.__name__})", hint="Pass PNG or JPEG files.") from None
+        raise FileFormatError(f"{path}: not a readable image ({exc.__class__.__name__})", hint="Pass an image Pillow reads (PNG, JPEG, BMP, …).") from None
 
 
 def predict(name: str, images: list[Path | str], epoch: int | str | None = None, revision: str | None = None,
@@ -36,30 +45,28 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
     (drawn into ``out`` as PNG when given)."""
     import numpy as np
 
-    from zoo.hub.client import get_manifest
-    from zoo.workflows.loading import load_epoch, recipe_for
-
     if not images:
         raise UsageError("name at least one image file")
     out = Path(out) if out is not None else None
-    manifest = get_manifest(name, revision)
-    recipe = recipe_for(manifest)
+    source = resolve(name, revision)
+    if isinstance(source, FileSource):
+        raise UsageError(f"{name} is a model file: predict needs a published model or a run directory")
+    manifest = source.manifest
+    recipe = compat.recipe_for(manifest.recipe)
     if recipe.preprocess is None:
         raise UsageError(f"recipe {recipe.name} does not say how to prepare an image for prediction")
     pixels = [load_image(Path(p)) for p in images]
     batch = np.stack([recipe.preprocess(image) for image in pixels])
-    model = load_epoch(manifest, manifest.resolve_epoch(epoch), name)
+    model = load_epoch(source, manifest.resolve_epoch(epoch))
     results = []
     if recipe.detect is not None:
-        from zoo.workflows.visualize import draw_detections
-
         for i, (path, detections) in enumerate(zip(images, recipe.detect(model, batch))):
             kept = [d for d in detections if d[1] >= score_threshold]
             pred = Prediction(str(path), boxes=[{"box": [round(float(v), 1) for v in box], "score": float(score), "label": recipe.class_names[int(cls)]}
                                                 for box, score, cls in kept])
             if out is not None:
                 target = out if len(images) == 1 else out.with_name(f"{out.stem}-{i}{out.suffix}")
-                draw_detections(batch[i], kept, recipe.class_names, target)
+                visualize.draw_detections(batch[i], kept, recipe.class_names, target)
                 pred.drawn = str(target)
             results.append(pred)
         return results

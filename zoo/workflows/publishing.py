@@ -3,6 +3,8 @@
 The checks run before anything leaves the machine: every file matches its sha256,
 epochs strictly increase, no two epochs carry byte-identical weights (a mislabelled
 checkpoint), and every weights file has the layout and architecture of the recipe.
+The pinned manifest goes to the user's catalog (never into the installed package,
+unless ``manifests_dir`` says so: the reference zoo's build does).
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo import catalog, compat
+from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, hf_endpoint, user_manifests_dir
+from zoo.errors import ArchitectureMismatchError, ManifestError, PublishError, UsageError
 from zoo.formats import manifest as mf
-from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, bundled_manifests_dir, user_manifests_dir
-from zoo.errors import ManifestError, PublishError, UsageError, ZooError
-from zoo.formats.fingerprint import layout_sha256, read_layout
+from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout, read_layout
+from zoo.formats.modelcard import render
+from zoo.hub import api_publisher, git_publisher
+from zoo.integrity import verify_file
+from zoo.resolve import is_repo_id
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,11 @@ class PublishResult:
     commit: str
     manifest_path: Path
     target: str  # the hub dir or the endpoint
+    shadows_bundled: bool  # the name now hides a bundled model of the same name
+
+    def to_dict(self) -> dict:
+        return {"commit": self.commit, "manifest_path": str(self.manifest_path), "target": self.target,
+                "shadows_bundled": self.shadows_bundled, "manifest": self.manifest.to_dict()}
 
 
 def epoch_tag(epoch: int) -> str:
@@ -32,9 +44,7 @@ def epoch_tag(epoch: int) -> str:
 
 
 def check_run(run_dir: Path) -> mf.Manifest:
-    """Everything that must hold before a run may be published; raises ``PublishError``."""
-    from zoo.workflows.training import verify_file
-
+    """Everything that must hold before a run may be published."""
     try:
         m = mf.load(Path(run_dir) / MANIFEST_FILENAME)  # also: epochs strictly increasing, safe paths
     except ManifestError as exc:
@@ -42,10 +52,7 @@ def check_run(run_dir: Path) -> mf.Manifest:
     seen: dict[str, int] = {}
     for e in m.epochs:
         for f in e.files:
-            try:
-                verify_file(Path(run_dir) / f.path, f)
-            except ZooError as exc:
-                raise PublishError(f"refusing to publish {run_dir}: {exc.message}", hint=exc.hint) from None
+            verify_file(Path(run_dir) / f.path, f, shown_as=str(Path(run_dir) / f.path), hint="The run changed after it was recorded; nothing was published.")
         if e.weights.sha256 in seen:
             raise PublishError(
                 f"refusing to publish {run_dir}: epochs {seen[e.weights.sha256]} and {e.epoch} have byte-identical weights",
@@ -54,25 +61,17 @@ def check_run(run_dir: Path) -> mf.Manifest:
         seen[e.weights.sha256] = e.epoch
         actual = layout_sha256(read_layout(Path(run_dir) / e.weights.path))
         if actual != m.compat.layout_sha256:
-            raise PublishError(f"refusing to publish {run_dir}: epoch {e.epoch}'s weights layout {actual[:12]} differs from the manifest's {m.compat.layout_sha256[:12]}")
+            raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {e.epoch}'s weights layout {actual[:12]} differs from the manifest's {m.compat.layout_sha256[:12]}")
     _check_recipe(m, run_dir)
     return m
 
 
 def _check_recipe(m: mf.Manifest, run_dir: Path) -> None:
     """The weights must fit the recipe code users will build them into."""
-    from zoo.formats.fingerprint import architecture_sha256, model_layout
-    from zoo.registry import get_recipe
-
-    try:
-        recipe = get_recipe(m.recipe.name)
-        if recipe.version != m.recipe.version:
-            raise PublishError(f"it was trained with {recipe.name} v{m.recipe.version}, the code is v{recipe.version}")
-        model = recipe.build(**m.recipe.builder_kwargs)
-    except ZooError as exc:
-        raise PublishError(f"refusing to publish {run_dir}: {exc.message}", hint=exc.hint) from None
+    recipe = compat.recipe_for(m.recipe)
+    model = recipe.build(**m.recipe.builder_kwargs)
     if layout_sha256(model_layout(model)) != m.compat.layout_sha256 or architecture_sha256(model) != m.compat.architecture_sha256:
-        raise PublishError(
+        raise ArchitectureMismatchError(
             f"refusing to publish {run_dir}: its architecture fingerprints do not match recipe {recipe.name} v{recipe.version} as the code builds it now",
             hint="Bump the recipe version when its architecture changes, and retrain.",
         )
@@ -93,17 +92,8 @@ def stage(m: mf.Manifest, run_dir: Path, repo_id: str, name: str, into: Path, *,
         epochs.append(mf.EpochEntry(e.epoch, files, e.metrics, e.created_at, e.yanked))
     staged = m.replace(name=name, hub=mf.HubRef(repo_id=repo_id, revision=None), epochs=tuple(epochs))
     (into / MANIFEST_FILENAME).write_text(staged.dumps())
-    from zoo.formats.modelcard import render
-    from zoo.registry import get_recipe
-
-    (into / MODEL_CARD_FILENAME).write_text(render(staged, task=get_recipe(m.recipe.name).task))
+    (into / MODEL_CARD_FILENAME).write_text(render(staged, task=compat.recipe_for(m.recipe).task))
     return staged
-
-
-def manifests_target() -> Path:
-    """The bundled manifests directory when writable (a source checkout), else the user's."""
-    bundled = bundled_manifests_dir()
-    return bundled if os.access(bundled, os.W_OK) else user_manifests_dir()
 
 
 def publish(
@@ -116,11 +106,12 @@ def publish(
     include_resume: bool = True,
 ) -> PublishResult:
     """Check, stage and publish a run as ONE commit with an ``epoch-N`` tag per epoch,
-    then write ``NAME.json`` pinned to that commit. Republishing the same run is a no-op."""
-    from zoo.hub.client import is_repo_id
+    then write ``NAME.json`` pinned to that commit into the user's catalog (or
+    ``manifests_dir``). Republishing the same run is a no-op.
 
+    ``hub_dir``: a local hub directory (git + git-lfs); without it, the Hub at HF_ENDPOINT."""
     if not is_repo_id(repo_id):
-        raise UsageError(f"--repo must be ORG/NAME, got {repo_id!r}", hint="Name the Hub repo alone, e.g. --repo my-org/digits-cnn: no hf:// and no @revision.")
+        raise UsageError(f"`repo_id` must be ORG/NAME, got {repo_id!r}", hint="Name the Hub repo alone, e.g. my-org/digits-cnn: no hf:// and no @revision.")
     name = mf.check_name(name or repo_id.split("/", 1)[1])
     run_dir = Path(run_dir)
     m = check_run(run_dir)
@@ -130,16 +121,12 @@ def publish(
         staged = stage(m, run_dir, repo_id, name, Path(tmp), include_resume=include_resume)
         mf.parse(staged.to_dict())  # what we publish must be what we accept
         if hub_dir is not None:
-            from zoo.hub.server import publish_local
-
-            commit, target = publish_local(Path(tmp), Path(hub_dir), repo_id, tags=tags, message=message), str(hub_dir)
+            commit, target = git_publisher.publish_tree(Path(tmp), Path(hub_dir), repo_id, tags=tags, message=message), str(hub_dir)
         else:
-            from zoo.constants import hf_endpoint
-            from zoo.hub.client import publish_to_hub
-
-            commit, target = publish_to_hub(Path(tmp), repo_id, tags=tags, message=message), hf_endpoint()
+            commit, target = api_publisher.publish_tree(Path(tmp), repo_id, tags=tags, message=message), hf_endpoint()
     pinned = staged.replace(hub=mf.HubRef(repo_id=repo_id, revision=commit))
-    directory = Path(manifests_dir) if manifests_dir is not None else manifests_target()
+    directory = Path(manifests_dir) if manifests_dir is not None else user_manifests_dir()
     path = directory / f"{name}.json"
     mf.write(pinned, path)
-    return PublishResult(manifest=pinned, commit=commit, manifest_path=path, target=target)
+    shadows = any(e.name == name and e.shadowed for e in catalog.entries())
+    return PublishResult(manifest=pinned, commit=commit, manifest_path=path, target=target, shadows_bundled=shadows)

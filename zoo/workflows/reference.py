@@ -11,19 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from zoo.constants import MANIFEST_FILENAME, bundled_manifests_dir
+from zoo.errors import RunDirError
 from zoo.formats import manifest as mf
-from zoo.constants import MANIFEST_FILENAME
+from zoo.registry import get_recipe, list_recipes
 from zoo.workflows.publishing import PublishResult, publish
-from zoo.registry import list_recipes
+from zoo.workflows.training import plan_save_at, train
 
 
 def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[int], progress: bool = True) -> Path:
     """Train ``recipe`` into ``run_dir``; resume a partial run; reuse a complete one only if
     it saved exactly the epochs asked for (it is refused, never deleted, otherwise)."""
-    from zoo.errors import RunDirError
-    from zoo.registry import get_recipe
-    from zoo.workflows.training import plan_save_at, train
-
     path = run_dir / MANIFEST_FILENAME
     if path.is_file():
         held = mf.load(path).epoch_numbers
@@ -31,7 +29,7 @@ def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[in
         if held != [e for e in planned if e <= held[-1]]:
             raise RunDirError(
                 f"{run_dir} holds epochs {held}, not the epochs {planned} asked for: publishing it would not be what was asked",
-                hint=f"Move or delete {run_dir} to train afresh, pass another --runs-dir, or ask for --epochs {held[-1]} --save-at {','.join(map(str, held))}.",
+                hint=f"Move or delete {run_dir} to train afresh, use another `runs_dir`, or ask for `epochs={held[-1]}` and `save_at={held}`.",
             )
         if held[-1] == epochs:
             return run_dir
@@ -53,11 +51,13 @@ def build_reference_zoo(
     progress: bool = True,
     on_published: Callable[[PublishResult], None] | None = None,
 ) -> list[PublishResult]:
+    """Train (or reuse) every recipe and publish it to ``hub_dir`` as ``ORG/NAME``, pinning
+    ``manifests/NAME.json`` (the bundled catalog, unless ``manifests_dir``) to each commit."""
     names = list(recipes) if recipes else [r.name for r in list_recipes()]
     results = []
     for name in names:
         run = train_or_reuse(name, Path(runs_dir) / name, epochs, save_at, progress)
-        result = publish(run, f"{org}/{name}", hub_dir=hub_dir, manifests_dir=manifests_dir)
+        result = publish(run, f"{org}/{name}", hub_dir=hub_dir, manifests_dir=manifests_dir or bundled_manifests_dir())
         results.append(result)
         if on_published:
             on_published(result)

@@ -6,7 +6,7 @@ Run directory layout (a staged hub repo without its model card)::
     RUN/epochs/e010/model.weights.h5    weights only, what gets published
     RUN/epochs/e010/resume.keras        full model with optimizer state
 
-Determinism (DESIGN.md): Keras reuses one shuffle permutation every epoch under a
+Determinism (docs/design.md): Keras reuses one shuffle permutation every epoch under a
 fixed seed, and never saves the Dropout seed-generator state. So every epoch's batch
 order comes from ``default_rng([seed, epoch])``, and a callback sets every
 seed-generator state to ``[seed, epoch]`` as each epoch starts. Resuming at any saved
@@ -18,19 +18,23 @@ never records a half-written file and stays resumable.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 
-from zoo.formats import manifest as mf
-from zoo.formats.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, check_weights_fit, load_resume_state, save_resume_state, save_weights
+from zoo import compat
 from zoo.constants import MANIFEST_FILENAME
-from zoo.workflows.evaluation import SplitEvaluator
-from zoo.errors import IntegrityError, ManifestError, RunDirError, UsageError
-from zoo.fileio import sha256_file
+from zoo.errors import ManifestError, RunDirError, UsageError
+from zoo.fileio import atomic_path, sha256_file
+from zoo.formats import manifest as mf
+from zoo.formats.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, load_resume_state, save_resume_state, save_weights
+from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
+from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
+from zoo.resolve import FileSource, resolve, split_epoch
+from zoo.workflows.evaluation import SplitEvaluator
 
 
 def epoch_dir(epoch: int) -> str:
@@ -43,12 +47,15 @@ class TrainResult:
     manifest: mf.Manifest
     trained_epochs: list[int]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": str(self.run_dir), "trained_epochs": self.trained_epochs, "manifest": self.manifest.to_dict()}
+
 
 def plan_save_at(save_at: Iterable[int] | None, epochs: int, recipe: Recipe) -> list[int]:
     """The epochs to save: those asked for (or the recipe's) up to ``epochs``, always with the last."""
     wanted = sorted(set(save_at if save_at is not None else recipe.save_at))
-    if any(e < 1 for e in wanted):
-        raise UsageError(f"--save-at must hold positive epochs, got {wanted}")
+    if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in wanted):
+        raise UsageError(f"`save_at` must hold positive integer epochs, got {wanted}")
     return sorted({e for e in wanted if e <= epochs} | {epochs})
 
 
@@ -68,16 +75,16 @@ def train(
     ``start_from="NAME@EPOCH"`` continues from a published epoch's resume state instead of
     from scratch; on the same machine it reproduces the published later epochs bit for bit."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
-    epochs = epochs or recipe.train.epochs
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    epochs = recipe.train.epochs if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise UsageError(f"`epochs` must be a positive integer, got {epochs!r}")
     run_dir = Path(out) if out is not None else Path("runs") / recipe.name
     manifest_path = run_dir / MANIFEST_FILENAME
     saves = plan_save_at(save_at, epochs, recipe)
 
     if start_from is not None:
         if resume:
-            raise UsageError("--from and --resume cannot be combined", hint="--from starts a new run directory from a published epoch.")
+            raise UsageError("pass `start_from` or `resume=True`, not both", hint="`start_from` starts a new run directory from a published epoch.")
         seed_run_from(start_from, recipe, run_dir)
         resume = True
 
@@ -91,17 +98,17 @@ def train(
         previous = _check_resumable(run_dir, recipe)
         if previous.last_epoch >= epochs:
             raise UsageError(
-                f"{run_dir} already holds epoch {previous.last_epoch}; nothing to do for --epochs {epochs}",
-                hint="Pass a larger --epochs to train further.",
+                f"{run_dir} already holds epoch {previous.last_epoch}; nothing to do for `epochs={epochs}`",
+                hint="Pass a larger `epochs` to train further.",
             )
         last = previous.epochs[-1]
         resume_file = last.file("resume")
-        check_weights_fit(model, run_dir / last.weights.path)
+        compat.check_layout(model, run_dir / last.weights.path)
         load_resume_state(model, run_dir / resume_file.path)
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(
             f"{run_dir} is not empty",
-            hint="Add --resume to continue that run, or choose another --out.",
+            hint="Continue that run with `resume=True`, or choose another `out`.",
         )
 
     base = _base_manifest(recipe, model, epochs, previous)
@@ -143,6 +150,8 @@ def _epoch_batches(x: Any, y: Any, seed: int, epochs: Iterable[int], batch_size:
     this order depends only on (seed, epoch), so a resumed run sees the same batches."""
     from zoo.tf import tf
 
+    import numpy as np
+
     orders = np.stack([np.random.default_rng([seed, epoch]).permutation(len(x)) for epoch in epochs])
     x_t, y_t = tf.constant(x), tf.constant(y)
     batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
@@ -158,7 +167,7 @@ def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list)
     class EpochStart(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             for state in seed_states:  # Keras counts epochs from 0, the zoo from 1
-                state.assign(np.array([seed, epoch + 1], dtype=state.dtype))
+                state.assign(keras.ops.convert_to_tensor([seed, epoch + 1], dtype=state.dtype))
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             trained.append(epoch + 1)
@@ -181,7 +190,6 @@ def _save_epoch(model: Any, evaluate: SplitEvaluator, run_dir: Path, epoch: int)
 
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
-    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
     from zoo.tf import keras, tf
 
     return mf.Manifest(
@@ -226,66 +234,41 @@ def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
     """Refuse, without touching anything, a run dir that is missing, foreign or damaged."""
     path = run_dir / MANIFEST_FILENAME
     if not path.is_file():
-        raise RunDirError(f"nothing to resume in {run_dir}: no {MANIFEST_FILENAME}", hint="Drop --resume to start a new run there.")
+        raise RunDirError(f"nothing to resume in {run_dir}: no {MANIFEST_FILENAME}", hint="Start a new run there without `resume`.")
     try:
         previous = mf.load(path)
     except ManifestError as exc:
         raise RunDirError(f"cannot resume {run_dir}: its run manifest is damaged: {exc.message}") from None
-    ref = previous.recipe
-    if (ref.name, ref.version) != (recipe.name, recipe.version):
-        raise RunDirError(
-            f"cannot resume {run_dir}: it belongs to recipe {ref.name} v{ref.version}, not {recipe.name} v{recipe.version}",
-            hint=f"Resume it with 'zoo train {ref.name} --resume --out {run_dir}', or choose another --out.",
-        )
-    if ref.builder_kwargs != recipe.builder_kwargs or ref.train_config.seed != recipe.train.seed:
-        raise RunDirError(f"cannot resume {run_dir}: its builder kwargs or seed differ from recipe {recipe.name} v{recipe.version}")
+    compat.check_same_recipe(previous.recipe, recipe)
+    if previous.recipe.train_config.seed != recipe.train.seed:
+        raise RunDirError(f"cannot resume {run_dir}: it was trained with seed {previous.recipe.train_config.seed}, recipe {recipe.name} uses {recipe.train.seed}")
     for entry in previous.epochs:
         for f in entry.files:
-            verify_file(run_dir / f.path, f, missing_ok=False)
+            verify_file(run_dir / f.path, f, shown_as=str(run_dir / f.path), hint="The file changed after the run recorded it; nothing was modified.")
     if previous.epochs[-1].file("resume") is None:
         raise RunDirError(f"cannot resume {run_dir}: epoch {previous.last_epoch} has no resume state")
     return previous
 
 
-def seed_run_from(source: str, recipe: Recipe, run_dir: Path) -> None:
+def seed_run_from(reference: str, recipe: Recipe, run_dir: Path) -> None:
     """Lay a published epoch (``NAME@EPOCH``) into an empty run dir as its first, verified epoch."""
-    import shutil
-
-    from zoo.fileio import atomic_path
-    from zoo.hub.client import fetch_files, get_manifest
-
-    name, _, epoch = source.rpartition("@")
-    if not name or not epoch:
-        raise UsageError(f"--from takes NAME@EPOCH (e.g. {recipe.name}@50), got {source!r}")
+    name, epoch = split_epoch(reference)
+    if epoch is None:
+        raise UsageError(f"`start_from` takes NAME@EPOCH (e.g. {recipe.name}@50), got {reference!r}")
     if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunDirError(f"{run_dir} is not empty", hint="--from starts a new run: choose an empty --out.")
-    published = get_manifest(name)
-    entry = published.resolve_epoch(int(epoch) if epoch.isdigit() else epoch)
-    if (published.recipe.name, published.recipe.version) != (recipe.name, recipe.version):
-        raise UsageError(f"{name} was trained with recipe {published.recipe.name} v{published.recipe.version}, not {recipe.name} v{recipe.version}",
-                         hint=f"Train it with: zoo train {published.recipe.name} --from {source}")
+        raise RunDirError(f"{run_dir} is not empty", hint="`start_from` starts a new run: choose an empty `out`.")
+    source = resolve(name)
+    if isinstance(source, FileSource):
+        raise UsageError(f"{name} is a model file: `start_from` needs a published epoch with its resume state")
+    published = source.manifest
+    entry = published.resolve_epoch(epoch)
+    compat.check_same_recipe(published.recipe, recipe)
     if entry.file("resume") is None:
-        raise UsageError(f"{name} epoch {entry.epoch} was published without its resume state (optimizer)", hint="Pick an epoch published with one (zoo fetch --with-resume --dry-run shows them).")
-    for f in fetch_files(published, [entry], roles=("weights", "resume")):
+        raise UsageError(f"{name} epoch {entry.epoch} was published without its resume state (optimizer)", hint="Pick an epoch published with one ('zoo info' lists them).")
+    for f in source.files([entry], roles=("weights", "resume")):
         with atomic_path(run_dir / f.path_in_repo) as tmp:
             shutil.copyfile(f.local_path, tmp)
     files = tuple(f for f in entry.files if f.role in ("weights", "resume"))
     first = mf.EpochEntry(entry.epoch, files, entry.metrics, entry.created_at)
     best = {"best": mf.Selection(recipe.selection_metric, recipe.selection_mode, entry.epoch)} if recipe.selection_metric in entry.metrics else {}
     mf.write(published.replace(hub=None, epochs=(first,), default_epoch=entry.epoch, selection=best), run_dir / MANIFEST_FILENAME)
-
-
-def verify_file(path: Path, entry: mf.FileEntry, *, missing_ok: bool = False) -> bool:
-    """Check size then sha256 of a local file against its manifest entry."""
-    if not path.is_file():
-        if missing_ok:
-            return False
-        raise RunDirError(f"{path} is listed in the run manifest but missing", hint="Restore the file, or start a new run.")
-    size = path.stat().st_size
-    if size != entry.size:
-        raise IntegrityError(str(path), expected=f"{entry.size} bytes", actual=f"{size} bytes", what="size",
-                             hint="The file was changed or truncated after it was recorded; nothing was modified.")
-    actual = sha256_file(path)
-    if actual != entry.sha256:
-        raise IntegrityError(str(path), expected=entry.sha256, actual=actual, hint="The file was changed after it was recorded; nothing was modified.")
-    return True

@@ -1,7 +1,9 @@
-"""Pictures of predictions: detections drawn on their image, written as PNG.
+"""Every PNG zoo writes: detections drawn on their image, epochs side by side, and metrics
+plotted against the epoch.
 
-matplotlib is imported inside the functions, and drawn through its Agg canvas
-directly (no pyplot: no global figure state, no display needed).
+matplotlib is imported inside the functions and drawn through its Agg canvas directly:
+no pyplot, so no global figure state, no display needed, and a user's backend is never
+changed.
 """
 
 from __future__ import annotations
@@ -49,6 +51,33 @@ def draw_side_by_side(
         ax = fig.add_subplot(1, len(panels), i + 1)
         _draw(ax, image, detections, class_names, scale)
         ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_comparison(comparison: Any, path: Path | str) -> Path:
+    """Each metric against the epoch: a line per model (measured), its published values as
+    hollow markers on top (visible where they coincide), and the best epoch marked."""
+    keys = comparison.metrics
+    fig = _figure(550 * len(keys), 420)
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(1, len(keys), i + 1)
+        for model in comparison.models:
+            xs = [e.epoch for e in model.epochs]
+            line, = ax.plot(xs, [e.measured.get(key) for e in model.epochs], marker="o", label=f"{model.name} (measured)")
+            published = [(e.epoch, e.published[key]) for e in model.epochs if key in e.published]
+            if published:
+                ax.plot(*zip(*published), linestyle="none", marker="o", markersize=11, markerfacecolor="none",
+                        markeredgecolor=line.get_color(), label=f"{model.name} (published)")
+            best = [e for e in model.epochs if e.best and key in e.measured]
+            if best:
+                ax.plot([best[0].epoch], [best[0].measured[key]], linestyle="none", marker="*", markersize=15,
+                        color=line.get_color(), label=f"{model.name} best epoch ({model.selection_metric})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.set_title(f"{key} by epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
     fig.tight_layout()
     return _save(fig, path)
 

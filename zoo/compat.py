@@ -1,0 +1,97 @@
+"""One compatibility check: do these weights belong in the architecture this code builds?
+
+Load, publish, resume and training from a published epoch all ask the same three
+questions, in this order, and get the same answers (``ArchitectureMismatchError``):
+
+1. **the recipe**: the code has the recipe the weights were trained with, at the same
+   version (``recipe_for``);
+2. **the architecture**: the model the recipe builds has the manifest's architecture
+   fingerprint (``build_checked``), checked before anything is downloaded;
+3. **the layout**: the file's weight datasets are the model's (``check_layout``), checked
+   before Keras assigns a single weight, because Keras assigns matching layers before it
+   notices a mismatch and accepts several wrong files silently.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ArchitectureMismatchError
+from zoo.formats import checkpoint
+from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
+from zoo.formats.manifest import Manifest, RecipeRef
+from zoo.registry import Recipe, get_recipe
+
+
+def recipe_for(ref: RecipeRef) -> Recipe:
+    """The recipe code that builds ``ref``'s architecture, at the version it was trained with."""
+    recipe = get_recipe(ref.name)
+    if recipe.version != ref.version:
+        raise ArchitectureMismatchError(
+            f"the weights were trained with recipe {ref.name} v{ref.version}, but this zoo has v{recipe.version}",
+            hint=f"Install the zoo release that ships {ref.name} v{ref.version}, or pick weights published for v{recipe.version}.",
+        )
+    return recipe
+
+
+def check_same_recipe(ref: RecipeRef, recipe: Recipe) -> None:
+    """Weights of ``ref`` are to continue training under ``recipe``: same name, version and kwargs."""
+    if (ref.name, ref.version) != (recipe.name, recipe.version):
+        raise ArchitectureMismatchError(
+            f"these weights belong to recipe {ref.name} v{ref.version}, not {recipe.name} v{recipe.version}",
+            hint=f"Continue them with recipe {ref.name}.",
+        )
+    if ref.builder_kwargs != recipe.builder_kwargs:
+        raise ArchitectureMismatchError(
+            f"these weights were built with kwargs {ref.builder_kwargs}, recipe {recipe.name} v{recipe.version} builds {recipe.builder_kwargs}",
+        )
+
+
+_ARCHITECTURE_BY_BUILD: dict[tuple, str] = {}
+
+
+def build_checked(manifest: Manifest) -> Any:
+    """A fresh model for ``manifest``, refused if its architecture fingerprint differs.
+
+    The same builder with the same kwargs builds the same architecture, so within a
+    process its fingerprint (a walk over every layer's config) is computed once."""
+    recipe = recipe_for(manifest.recipe)
+    model = recipe.build(**manifest.recipe.builder_kwargs)
+    key = (recipe.name, recipe.version, recipe.builder, json.dumps(manifest.recipe.builder_kwargs, sort_keys=True))
+    if key not in _ARCHITECTURE_BY_BUILD:
+        _ARCHITECTURE_BY_BUILD[key] = architecture_sha256(model)
+    actual = _ARCHITECTURE_BY_BUILD[key]
+    if actual != manifest.compat.architecture_sha256:
+        raise ArchitectureMismatchError(
+            f"{manifest.name}: recipe {recipe.name} v{recipe.version} builds an architecture (fingerprint {actual[:12]}) "
+            f"other than the one these weights were trained on ({manifest.compat.architecture_sha256[:12]})",
+            hint="The recipe code changed without a version bump, or the manifest is wrong. Pin the revision or recipe version the weights were published with.",
+        )
+    return model
+
+
+def check_layout(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> None:
+    """Refuse a weights file whose layout differs from the model's, listing the first differences.
+
+    ``expected_sha256`` is the model's own layout fingerprint when the caller has it
+    (``fingerprint.model_layout_sha256``, remembered per architecture): a matching file
+    then needs no walk over the model. Only a mismatch pays for the model's full layout,
+    to say which layers differ."""
+    actual = read_layout(path)
+    if expected_sha256 is not None and layout_sha256(actual) == expected_sha256:
+        return
+    expected, model_names = model_layout_with_names(model)
+    if layout_sha256(expected) != layout_sha256(actual):
+        raise ArchitectureMismatchError(
+            f"{what or path}: the weights do not fit the architecture built from the recipe:\n"
+            + "\n".join(layout_diff(expected, actual, model_names=model_names, file_names=read_layer_names(path))),
+            hint="Pin the revision or recipe version the weights were published with, or fetch weights made for this recipe version.",
+        )
+
+
+def load_checked(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> Any:
+    """``check_layout``, then Keras loads the weights. Returns the model."""
+    check_layout(model, path, what=what, expected_sha256=expected_sha256)
+    return checkpoint.read_weights(model, path, what=what)
