@@ -1,7 +1,7 @@
 """The zoo's cost over the libraries it uses, measured side by side in one run.
 
 Every figure is a median of several runs, reported with its ratio against what a user
-would do by hand, and the goal from issue 8. `--quick` (CI) uses fewer repeats and
+would do by hand, and the goal it must meet. `--quick` (CI) uses fewer repeats and
 smaller files; the full run writes the numbers recorded in benchmarks/README.md.
 
     python benchmarks/run.py [--quick] [--json results.json]
@@ -10,6 +10,7 @@ smaller files; the full run writes the numbers recorded in benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,20 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def _endpoint(url: str):
+    """HF_ENDPOINT at ``url`` for the duration."""
+    previous = os.environ.get("HF_ENDPOINT")
+    os.environ["HF_ENDPOINT"] = url
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_ENDPOINT", None)
+        else:
+            os.environ["HF_ENDPOINT"] = previous
 
 
 def side_by_side(fns: dict, repeats: int, number: int = 1) -> dict[str, float]:
@@ -68,7 +83,8 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
 
     import zoo
     from zoo.formats import manifest as mf
-    from zoo.hub.server import HubServer, publish_local
+    from zoo.hub.git_publisher import publish_tree
+    from zoo.hub.server import HubServer
 
     stage = tmp / "stage"
     (stage / "epochs/e001").mkdir(parents=True)
@@ -78,7 +94,7 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
     entry = mf.EpochEntry(1, (mf.FileEntry("epochs/e001/model.weights.h5", hashlib.sha256(data).hexdigest(), len(data), "weights"),), {}, base.epochs[0].created_at)
     big = base.replace(name="big", hub=mf.HubRef("bench/big", None), epochs=(entry,), default_epoch=1, selection={})
     (stage / "zoo.json").write_text(big.dumps())
-    commit = publish_local(stage, tmp / "hub", "bench/big", tags=[], message="bench")
+    commit = publish_tree(stage, tmp / "hub", "bench/big", tags=[], message="bench")
     (tmp / "manifests").mkdir(exist_ok=True)
     mf.write(big.replace(hub=mf.HubRef("bench/big", commit)), tmp / "manifests" / "big.json")
     rows = []
@@ -235,7 +251,6 @@ def bench_train(tmp: Path, epochs: int, repeats: int) -> list[dict]:
 def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
     """zoo compare over N epochs against N × (load_pretrained + model.evaluate), warm cache."""
     import zoo
-    from zoo.hub.server import serving
 
     recipe = zoo.get_recipe("digits-cnn")
     run = zoo.train(recipe, epochs=n, save_at=range(1, n + 1), out=tmp / "compare-run", progress=False).run_dir
@@ -247,7 +262,7 @@ def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
         for e in epochs:
             zoo.load_pretrained("digits-cnn", epoch=e, compile=True).evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    with serving(tmp / "compare-hub"):
+    with HubServer(tmp / "compare-hub") as server, _endpoint(server.endpoint):
         zoo.fetch("digits-cnn", all_epochs=True)  # warm cache: time compute, not the network
         contenders = {"zoo": lambda: zoo.compare("digits-cnn", epochs), "naive": naive}
         for fn in contenders.values():

@@ -168,7 +168,6 @@ def image_input(image):
     preprocess=image_input,
     detect=functools.partial(predict_detections, score_threshold=0.0),  # callers filter by their own threshold
     style="subclassed",
-    tags=("detection", "yolo", "synthetic"),
 )
 def build(filters=(8, 16, 32), neck=64, num_classes=len(CLASS_NAMES)):
     if IMAGE_SIZE // 2 ** len(filters) != GRID_SIZE:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from zoo.constants import TF_ENV
 
 os.environ.update(TF_ENV)  # before any test imports TensorFlow
+if os.environ.get("ZOO_TEST_WITHOUT_TENSORFLOW"):  # the fast tier proves it needs none
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]
+    sys.modules["keras"] = None  # type: ignore[assignment]
 # huggingface_hub's first request in a process also pings the endpoint it saw at import
 # time; tests move HF_ENDPOINT per test, so keep that ping from reaching anything.
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+
+# The CLI in-process, wide enough that no message wraps (tables at 80 columns are tested apart).
+runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -59,6 +68,25 @@ def hub_dir(small_runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, run in small_runs.items():
         publish(run, f"zoo/{name}", hub_dir=hub, manifests_dir=user_manifests_dir())
     return hub
+
+
+@pytest.fixture()
+def scratch_repo(hub_dir):
+    """``scratch_repo(stage, repo_id, tags=…)`` publishes a throwaway repo into the session's
+    hub; every such repo is removed after the test, whether it passed or not."""
+    import shutil
+
+    from zoo.hub.git_publisher import publish_tree, repo_dir
+
+    made: list[str] = []
+
+    def publish(stage: Path, repo_id: str, *, tags=(), message: str = "scratch") -> str:
+        made.append(repo_id)
+        return publish_tree(stage, hub_dir, repo_id, tags=list(tags), message=message)
+
+    yield publish
+    for repo_id in made:
+        shutil.rmtree(repo_dir(hub_dir, repo_id), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
+from conftest import runner
 
 from zoo.cli import app
 
-runner = CliRunner(env={"COLUMNS": "160"})
 
 # Makes every later `import tensorflow`/`import keras` fail, as on a machine without them.
 BLOCK_TF = "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "

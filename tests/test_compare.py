@@ -7,14 +7,13 @@ import os
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from conftest import runner
 
 import zoo
 from zoo.formats import manifest as mf
 from zoo.cli import app
 from zoo.constants import user_manifests_dir
 
-runner = CliRunner(env={"COLUMNS": "200"})
 
 
 def test_measured_values_equal_model_evaluate_for_the_same_weights(hub):

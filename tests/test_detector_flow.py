@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from conftest import runner
 
 import zoo
 from zoo.cli import app
 
-runner = CliRunner(env={"COLUMNS": "200"})
 
 
 @pytest.fixture()

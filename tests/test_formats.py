@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from conftest import runner
 
 import zoo
 from zoo.formats import manifest as mf
 from zoo.cli import app
 from zoo.constants import user_manifests_dir
 
-runner = CliRunner(env={"COLUMNS": "160"})
 STYLES = ["digits-mlp", "digits-cnn", "mnist-lenet"]
 
 
@@ -130,7 +129,9 @@ def test_a_keras_file_with_a_lambda_layer_is_refused_unless_opted_in(tmp_path):
 
 def test_a_keras_file_is_checked_against_the_recipe_it_claims(hub, tmp_path):
     zoo.export("digits-cnn", 2, "keras", tmp_path / "cnn.keras")
-    assert zoo.load_pretrained(str(tmp_path / "cnn.keras"), recipe="digits-cnn") is not None
+    loaded = zoo.load_pretrained(str(tmp_path / "cnn.keras"), recipe="digits-cnn")
+    batch = np.random.default_rng(0).random((4, 8, 8, 1), dtype="float32")
+    np.testing.assert_allclose(loaded.predict(batch, verbose=0), zoo.load_pretrained("digits-cnn", epoch=2).predict(batch, verbose=0), atol=1e-6)
     with pytest.raises(zoo.ArchitectureMismatchError, match="differs from recipe digits-mlp"):
         zoo.load_pretrained(str(tmp_path / "cnn.keras"), recipe="digits-mlp")
 

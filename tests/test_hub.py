@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import tree_digest
+from conftest import runner, tree_digest
 
 import zoo
 from zoo.formats import manifest as mf
@@ -204,11 +204,10 @@ def test_publish_refuses_a_repo_that_is_not_org_slash_name(repo, small_runs, tmp
 
 @pytest.mark.parametrize("repo,name", [("Org/Digits_CNN", None), ("zoo/digits-cnn", "Has Spaces"), ("zoo/" + "x" * 70, None)])
 def test_publish_refuses_a_bad_model_name_in_a_sentence(repo, name, small_runs, hub_dir, tmp_path):
-    from typer.testing import CliRunner
-
+    
     from zoo.cli import app
 
-    out = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["publish", str(small_runs["digits-cnn"]), "--repo", repo, "--hub-dir", str(tmp_path / "hub"),
+    out = runner.invoke(app, ["publish", str(small_runs["digits-cnn"]), "--repo", repo, "--hub-dir", str(tmp_path / "hub"),
                               *(["--name", name] if name else []), "--manifests-dir", str(tmp_path / "m")])
     text = " ".join(out.output.split())
     assert out.exit_code == 2, out.output
@@ -223,11 +222,9 @@ def test_a_repo_id_in_mixed_case_publishes_with_a_lower_case_name(small_runs, tm
 
 
 def test_cli_publish_fetch_and_dry_run(hub, small_runs, hub_dir, tmp_path):
-    from typer.testing import CliRunner
-
+    
     from zoo.cli import app
 
-    runner = CliRunner(env={"COLUMNS": "160"})
     out = runner.invoke(app, ["publish", str(small_runs["digits-cnn"]), "--repo", "zoo/digits-cnn", "--hub-dir", str(hub_dir),
                               "--manifests-dir", str(tmp_path), "--json"])
     assert out.exit_code == 0, out.output
@@ -262,3 +259,17 @@ def test_hub_serve_prints_the_endpoint_and_serves_until_stopped(hub_dir):
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+def test_publishing_a_users_run_never_writes_into_the_package(small_runs, tmp_path, monkeypatch):
+    """A run published to myorg/digits-mlp lands in the user's catalog; the bundled manifests
+    stay byte-identical, and the user's entry hides the bundled one only by name, as said."""
+    from zoo.constants import bundled_manifests_dir
+
+    catalog_dir = tmp_path / "catalog"
+    monkeypatch.setenv("ZOO_MANIFESTS_DIR", str(catalog_dir))
+    bundled = tree_digest(bundled_manifests_dir())
+    result = zoo.publish(small_runs["digits-mlp"], "myorg/digits-mlp", hub_dir=tmp_path / "hub")
+    assert tree_digest(bundled_manifests_dir()) == bundled
+    assert result.manifest_path == catalog_dir / "digits-mlp.json" and result.shadows_bundled
+    assert zoo.get_manifest("digits-mlp").hub.repo_id == "myorg/digits-mlp"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import runner
 
 import zoo
 from zoo.formats import manifest as mf
@@ -17,7 +16,6 @@ from zoo.cli import app
 from zoo.constants import user_manifests_dir
 from zoo.hub.server import free_port
 
-runner = CliRunner(env={"COLUMNS": "160"})
 
 
 def _own_manifests(monkeypatch, tmp_path, **manifests: mf.Manifest) -> None:
@@ -73,30 +71,32 @@ def test_file_not_found(hub, monkeypatch, tmp_path):
     assert runner.invoke(app, ["fetch", "ghost", "--epoch", "1"]).exit_code == 12
 
 
-def test_offline_without_a_cache_fails_at_once(hub, monkeypatch):
+def test_offline_without_a_cache_fails_without_a_request(hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.monotonic()
+    before = len(hub.requests())
     with pytest.raises(zoo.OfflineError) as info:
         zoo.load_pretrained("digits-mlp", epoch=1)
-    assert time.monotonic() - start < 3  # no retries (huggingface_hub alone waits ~23 s)
+    assert hub.requests()[before:] == []
     assert "HF_HUB_OFFLINE" in info.value.message and "unset HF_HUB_OFFLINE" in info.value.hint
     assert runner.invoke(app, ["fetch", "digits-mlp"]).exit_code == 13
 
 
-def test_hub_down_without_a_cache_fails_at_once(hub, monkeypatch):
+def test_hub_down_without_a_cache_fails_on_the_first_connect(hub, monkeypatch):
+    """The reachability probe answers, not huggingface_hub's ~23 s of retries."""
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    start = time.monotonic()
-    with pytest.raises(zoo.OfflineError, match="cannot reach the Hub"):
+    with pytest.raises(zoo.OfflineError, match="cannot reach the Hub .*Connection refused"):
         zoo.fetch("digits-mlp", 1)
-    assert time.monotonic() - start < 3
 
 
 def test_pinned_cached_epochs_load_offline_and_with_the_hub_down(hub, monkeypatch):
-    zoo.fetch("digits-mlp", 1)
+    import numpy as np
+
+    online = zoo.load_pretrained("digits-mlp", epoch=1)
+    batch = np.random.default_rng(0).random((4, 64), dtype="float32")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    assert zoo.load_pretrained("digits-mlp", epoch=1) is not None
+    np.testing.assert_array_equal(zoo.load_pretrained("digits-mlp", epoch=1).predict(batch, verbose=0), online.predict(batch, verbose=0))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert zoo.load_pretrained("digits-mlp", epoch=1) is not None
+    np.testing.assert_array_equal(zoo.load_pretrained("digits-mlp", epoch=1).predict(batch, verbose=0), online.predict(batch, verbose=0))
 
 
 @pytest.mark.parametrize("what", ["sha256", "size"])
@@ -167,22 +167,19 @@ def test_a_newer_recipe_version_is_refused(hub, monkeypatch, tmp_path):
         zoo.load_pretrained("future")
 
 
-def test_a_remote_manifest_with_an_escaping_path_is_refused(hub, hub_dir, tmp_path):
-    from zoo.hub.git_publisher import publish_tree
-
+def test_a_remote_manifest_with_an_escaping_path_is_refused(hub, scratch_repo, tmp_path):
     data = _published("digits-mlp").to_dict()
     data["hub"]["revision"] = None
     data["epochs"][0]["files"][0]["path"] = "../../outside.h5"
     stage = tmp_path / "stage"
     stage.mkdir()
     (stage / "zoo.json").write_text(json.dumps(data))
-    publish_tree(stage, hub_dir, "zoo/evil", tags=[], message="hostile manifest")
+    scratch_repo(stage, "zoo/evil")
     with pytest.raises(zoo.ManifestError, match=r"unsafe path '\.\./\.\./outside\.h5'"):
         zoo.fetch("hf://zoo/evil")
     result = runner.invoke(app, ["fetch", "hf://zoo/evil"])
     assert result.exit_code == 5 and "Traceback" not in result.output
     assert not (tmp_path / "outside.h5").exists()
-    shutil.rmtree(hub_dir / "models/zoo/evil")
 
 
 # -- zoo hub serve --------------------------------------------------------------------------

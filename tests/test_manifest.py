@@ -10,9 +10,11 @@ import pytest
 
 from zoo.formats import manifest as mf
 from zoo.constants import bundled_manifests_dir
-from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError
+from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageError
 
 H = "ab" * 32
+
+pytestmark = pytest.mark.fast
 
 
 def good() -> dict:
@@ -80,7 +82,7 @@ def test_epoch_resolution():
     with pytest.raises(UnknownEpochError, match="no epoch 7") as info:
         m.resolve_epoch(7)
     assert "10, 50, 100" in info.value.hint
-    with pytest.raises(UnknownEpochError):
+    with pytest.raises(UsageError, match="'first' is not an epoch"):
         m.resolve_epoch("first")
 
 

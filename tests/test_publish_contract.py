@@ -1,8 +1,8 @@
 """Contract tests for ``zoo.hub.client.publish_to_hub`` against a fake Hugging Face Hub.
 
 This is the ONE fake server in the project, and it exists only because nothing we can
-install implements the Hub's write API (olah mirrors reads only; DESIGN.md, "Write
-API"). Everything else talks to real things. The fake sits *below* huggingface_hub, as
+install implements the Hub's write API (olah mirrors reads only; docs/design.md, "One
+fake server"). Everything else talks to real things. The fake sits *below* huggingface_hub, as
 an ``httpx2.MockTransport`` installed with ``huggingface_hub.utils.set_client_factory``,
 so the code under test is the real ``HfApi`` of huggingface_hub 2.4 and only the wire is
 simulated. The fake keeps just enough state (repo, head commit, files at head, LFS

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tree_digest
+from conftest import runner, tree_digest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +46,7 @@ def _private_manifests(monkeypatch, tmp_path, **manifests):
 
 # -- 1. corrupted bytes on the hub --------------------------------------------------------------
 @pytest.mark.parametrize("damage", ["flipped", "truncated", "other-file"])
-def test_corrupted_bytes_on_the_hub_are_refused_then_recovered(damage, hub, hub_dir):
+def test_corrupted_bytes_on_the_hub_are_refused_then_recovered(damage, hub, hub_dir, small_runs):
     m = mf.load(user_manifests_dir() / "digits-mlp.json")
     entry = m.epochs[0].weights
     obj = _lfs_object(hub_dir, "zoo/digits-mlp", entry.sha256)
@@ -68,13 +68,16 @@ def test_corrupted_bytes_on_the_hub_are_refused_then_recovered(damage, hub, hub_
     finally:
         obj.write_bytes(good)  # the hub is fixed
     model = zoo.load_pretrained("digits-mlp", epoch=1)  # no manual cache cleaning
-    assert model is not None
+    by_hand = zoo.get_recipe("digits-mlp").build()
+    by_hand.load_weights(small_runs["digits-mlp"] / "epochs/e001/model.weights.h5")
+    batch = np.random.default_rng(0).random((4, 64), dtype="float32")
+    np.testing.assert_array_equal(model.predict(batch, verbose=0), by_hand.predict(batch, verbose=0))
     [f] = zoo.fetch("digits-mlp", 1)
     assert sha256_file(f.local_path) == entry.sha256
 
 
 # -- 2. the hub dies mid-download ----------------------------------------------------------------
-def _publish_big(hub_dir: Path, tmp_path: Path, monkeypatch) -> mf.EpochEntry:
+def _publish_big(scratch_repo, tmp_path: Path, monkeypatch) -> mf.EpochEntry:
     stage = tmp_path / "stage"
     (stage / "epochs/e001").mkdir(parents=True)
     data = np.random.default_rng(7).bytes(BIG)
@@ -86,13 +89,13 @@ def _publish_big(hub_dir: Path, tmp_path: Path, monkeypatch) -> mf.EpochEntry:
     entry = mf.EpochEntry(1, (f,), {}, base.epochs[0].created_at)
     unpinned = base.replace(name="big", hub=mf.HubRef("zoo/big", None), epochs=(entry,), default_epoch=1, selection={})
     (stage / "zoo.json").write_text(unpinned.dumps())
-    commit = publish_tree(stage, hub_dir, "zoo/big", tags=["epoch-1"], message="big")
+    commit = scratch_repo(stage, "zoo/big", tags=["epoch-1"])
     _private_manifests(monkeypatch, tmp_path, big=unpinned.replace(hub=mf.HubRef("zoo/big", commit)))
     return entry
 
 
-def test_the_hub_dying_mid_download_never_hands_out_a_partial_file(hub_dir, tmp_path, monkeypatch):
-    entry = _publish_big(hub_dir, tmp_path, monkeypatch)
+def test_the_hub_dying_mid_download_never_hands_out_a_partial_file(hub_dir, scratch_repo, tmp_path, monkeypatch):
+    entry = _publish_big(scratch_repo, tmp_path, monkeypatch)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     server = HubServer(hub_dir).start()
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
@@ -120,7 +123,6 @@ def test_the_hub_dying_mid_download_never_hands_out_a_partial_file(hub_dir, tmp_
         monkeypatch.setenv("HF_ENDPOINT", again.endpoint)
         [f] = zoo.fetch("big", 1)
     assert f.local_path.stat().st_size == BIG and sha256_file(f.local_path) == entry.weights.sha256
-    shutil.rmtree(repo_dir(hub_dir, "zoo/big"))
 
 
 # -- 3. concurrent fetches --------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def test_fuzzed_manifests_give_only_clean_errors(data, small_runs):
 
 
 @pytest.mark.parametrize("case", ["absolute", "backslash", "dotdot", "empty", "duplicate-epoch", "decreasing", "negative-size", "absurd-size", "unknown-version", "bad-json"])
-def test_hostile_remote_manifests_are_refused_and_write_nothing_outside_the_cache(case, hub, hub_dir, tmp_path):
+def test_hostile_remote_manifests_are_refused_and_write_nothing_outside_the_cache(case, hub, scratch_repo, tmp_path):
     import json
 
     data = _valid_manifest_dict()
@@ -226,13 +228,10 @@ def test_hostile_remote_manifests_are_refused_and_write_nothing_outside_the_cach
     stage.mkdir()
     (stage / "zoo.json").write_text("{not json" if case == "bad-json" else json.dumps(data))
     repo = f"zoo/hostile-{case}"
-    publish_tree(stage, hub_dir, repo, tags=[], message=case)
+    scratch_repo(stage, repo)
     before = {p for p in Path("/tmp").glob("evil*")}
-    try:
-        with pytest.raises(zoo.ManifestError):
-            zoo.fetch(f"hf://{repo}", all_epochs=True)
-    finally:
-        shutil.rmtree(repo_dir(hub_dir, repo))
+    with pytest.raises(zoo.ManifestError):
+        zoo.fetch(f"hf://{repo}", all_epochs=True)
     assert {p for p in Path("/tmp").glob("evil*")} == before
     hf_hub = Path(os.environ["HF_HOME"]) / "hub"
     assert not [p for p in hf_hub.rglob("*.h5")], "no weights fetched for a refused manifest"
@@ -348,13 +347,11 @@ def test_a_publish_that_fails_half_way_leaves_the_hub_repo_unchanged(small_runs,
 
 
 def test_hf_token_never_appears_in_output(hub, monkeypatch, tmp_path, small_runs):
-    from typer.testing import CliRunner
-
+    
     from zoo.cli import app
 
     secret = "hf_SECRETtokenDoNotLeak1234567890"
     monkeypatch.setenv("HF_TOKEN", secret)
-    runner = CliRunner(env={"COLUMNS": "160"})
     outputs = [
         runner.invoke(app, ["fetch", "digits-mlp", "--all"]),
         runner.invoke(app, ["fetch", "hf://zoo/no-such-repo"]),

@@ -117,7 +117,7 @@ class ExportError(ZooError):
 
 
 class ReproducibilityError(ZooError):
-    """Measured metrics differ from the published ones (``zoo compare --verify``)."""
+    """Measured metrics differ from the published ones (``Comparison.verify``)."""
 
 
 

@@ -12,11 +12,11 @@ import difflib
 import functools
 import importlib
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-from zoo.errors import UnknownModelError, UsageError
+from zoo.errors import ArchitectureMismatchError, UnknownModelError, UsageError
 from zoo.formats.manifest import TrainConfig
 
 ENTRY_POINT_GROUP = "zoo.recipes"
@@ -71,7 +71,6 @@ class Recipe:
     license: str = "apache-2.0"
     save_at: tuple[int, ...] = (10, 50, 100)
     style: str = ""  # "sequential" | "functional" | "subclassed": how the model is made
-    tags: tuple[str, ...] = field(default=())
 
     def build(self, **overrides: Any) -> Any:
         """A fresh, built, uncompiled model: the architecture the weights belong to."""
@@ -81,8 +80,6 @@ class Recipe:
         try:
             inspect.signature(self.builder).bind(**kwargs)
         except TypeError as exc:
-            from zoo.errors import ArchitectureMismatchError
-
             raise ArchitectureMismatchError(
                 f"builder kwargs {sorted(kwargs)} do not fit recipe {self.name} v{self.version} ({exc})",
                 hint=f"It accepts: {', '.join(inspect.signature(self.builder).parameters)}. Check the manifest's recipe name and kwargs.",
@@ -122,8 +119,11 @@ def register_recipe(
 
     def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
         existing = _RECIPES.get(name)
-        if existing is not None and existing.builder.__qualname__ != builder.__qualname__:
-            raise ValueError(f"recipe {name!r} is already registered by {existing.builder.__module__}")
+        if existing is not None and _where(existing.builder) != _where(builder):
+            raise UsageError(
+                f"recipe {name!r} is registered twice: by {_where(existing.builder)} and by {_where(builder)}",
+                hint="Recipe names are global: give the new recipe another name (or bump the version of your own).",
+            )
         _RECIPES[name] = Recipe(
             name=name,
             version=version,
@@ -138,6 +138,11 @@ def register_recipe(
         return builder
 
     return decorator
+
+
+def _where(builder: Callable[..., Any]) -> str:
+    """Where a builder is defined: a re-import of the same module registers the same recipe."""
+    return f"{builder.__module__}.{builder.__qualname__}"
 
 
 @functools.cache

@@ -36,7 +36,7 @@ app = typer.Typer(
 
 # API parameter -> the flag that sets it, for messages the API raises.
 FLAGS = {
-    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "epochs": "--epochs", "force": "--force", "fmt": "--format",
+    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "epochs": "--epochs", "force": "--force", "fmt": "--format", "hub_dir": "--hub-dir", "port": "--port",
     "include_resume": "--with-resume", "manifests_dir": "--manifests-dir", "name": "--name", "out": "--out",
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",

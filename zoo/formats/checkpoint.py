@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from zoo.constants import source_date_epoch
 from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
 from zoo.fileio import atomic_path
 from zoo.formats import keras_internals
@@ -43,8 +44,6 @@ def _make_reproducible(archive: Path) -> None:
     import json
     import time
     import zipfile
-
-    from zoo.constants import source_date_epoch
 
     stamp = source_date_epoch()
     with zipfile.ZipFile(archive) as z:
@@ -160,7 +159,7 @@ def load_model_file(path: Path, *, allow_unsafe: bool = False, custom_objects: d
         if "safe_mode" in str(exc) or "Lambda" in str(exc) or "lambda" in str(exc):
             raise UnsafeFileError(
                 f"{path}: refused to load: it contains a Lambda layer, whose stored bytecode would run on load",
-                hint="Load it only if you trust its author: pass allow_unsafe=True (CLI: --allow-unsafe).",
+                hint="Load it only if you trust its author: pass `allow_unsafe=True`.",
             ) from None
         raise FileFormatError(f"{path}: Keras cannot load this model file: {str(exc).splitlines()[0]}") from None
     except (zipfile.BadZipFile, OSError, KeyError, TypeError) as exc:

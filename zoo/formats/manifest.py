@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from zoo.constants import SCHEMA_FILENAME, bundled_manifests_dir, source_date_epoch
 from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageError
+from zoo.fileio import atomic_write_bytes
 
 SCHEMA_VERSION = 1
 WEIGHTS_FORMAT = "keras.weights.h5"
@@ -139,14 +141,15 @@ class Manifest:
             number = self.last_epoch
         elif spec == "best":
             number = self.best_epoch if self.best_epoch is not None else self.default_epoch
-        else:
-            try:
-                number = int(spec)
-            except (TypeError, ValueError):
-                raise UnknownEpochError(
-                    f"{self.name}: {spec!r} is not an epoch",
-                    hint=f"Use an integer, 'last' or 'best'. Available epochs: {_fmt_epochs(self.epoch_numbers)}.",
-                ) from None
+        elif isinstance(spec, int) and not isinstance(spec, bool):
+            number = spec
+        elif isinstance(spec, str) and spec.isascii() and spec.isdigit():
+            number = int(spec)
+        else:  # 2.9, True, "", "²", "ten": never rounded or guessed
+            raise UsageError(
+                f"{self.name}: {spec!r} is not an epoch",
+                hint=f"Use an integer, 'last' or 'best'. Available epochs: {_fmt_epochs(self.epoch_numbers)}.",
+            )
         for entry in self.epochs:
             if entry.epoch == number:
                 return entry
@@ -186,8 +189,6 @@ def _fmt_epochs(numbers: list[int]) -> str:
 
 def utc_now() -> str:
     """Now, or ``SOURCE_DATE_EPOCH`` when set, so a rebuilt run writes the same manifest."""
-    from zoo.constants import source_date_epoch
-
     fixed = source_date_epoch()
     when = datetime.fromtimestamp(fixed, timezone.utc) if fixed is not None else datetime.now(timezone.utc)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -197,8 +198,6 @@ def utc_now() -> str:
 @functools.cache
 def _validator():
     import jsonschema
-
-    from zoo.constants import SCHEMA_FILENAME, bundled_manifests_dir
 
     schema = json.loads((bundled_manifests_dir() / SCHEMA_FILENAME).read_text())
     return jsonschema.Draft202012Validator(schema)
@@ -357,6 +356,4 @@ def load(path: Path) -> Manifest:
 
 def write(manifest: Manifest, path: Path) -> None:
     """Write atomically, so a crash never leaves a half-written manifest."""
-    from zoo.fileio import atomic_write_bytes
-
     atomic_write_bytes(Path(path), manifest.dumps().encode())

@@ -64,7 +64,7 @@ class HubServer:
             try:
                 s.bind(("127.0.0.1", self.port))
             except OSError:
-                raise UsageError(f"port {self.port} is already in use", hint="Pick another with --port, or leave it out for a free one.") from None
+                raise UsageError(f"port {self.port} is already in use", hint="Pick another `port`, or leave it out for a free one.") from None
         self._tmp = tempfile.TemporaryDirectory(prefix="zoo-olah-")
         tmp = Path(self._tmp.name)
         cache = tmp / "cache"
@@ -163,5 +163,5 @@ def check_hub_dir(hub_dir: Path) -> None:
     if not (Path(hub_dir) / MODELS).is_dir():
         raise UsageError(
             f"{hub_dir} is not a hub directory (it has no {MODELS}/ folder)",
-            hint="Publish into it first: 'zoo publish RUN_DIR --repo ORG/NAME --hub-dir DIR'.",
+            hint="Publish a run into it first, with `hub_dir` pointing at it.",
         )
