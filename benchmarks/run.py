@@ -251,6 +251,7 @@ def bench_train(tmp: Path, epochs: int, repeats: int) -> list[dict]:
 def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
     """zoo compare over N epochs against N × (load_pretrained + model.evaluate), warm cache."""
     import zoo
+    from zoo.hub.server import HubServer
 
     recipe = zoo.get_recipe("digits-cnn")
     run = zoo.train(recipe, epochs=n, save_at=range(1, n + 1), out=tmp / "compare-run", progress=False).run_dir

@@ -18,6 +18,8 @@ from zoo.registry import register_recipe
     class_names=DIGIT_CLASSES,
     preprocess=functools.partial(digit_input, input_shape=(64,)),
     style="sequential",
+    input_description="An 8x8 grey digit, light ink on a dark ground (zoo predict inverts a dark digit on light paper), "
+    "pixel values in [0, 1] (scikit-learn's 0-16 divided by 16), flattened row by row into 64 values.",
 )
 def build(hidden=(128, 64), num_classes=10):
     from zoo.tf import keras

@@ -13,7 +13,8 @@ cells (weighted 5), and class cross-entropy in object cells; summed over the cel
 averaged over the batch. Training reports mAP@0.5 and mAP@0.5:0.95 (pycocotools)
 and the loss per split; ``val/map50`` picks the best epoch.
 
-Importing this module imports no TensorFlow: the model class is defined on first use.
+Importing this module imports no TensorFlow: the model class lives in ``yolo_model.py``,
+imported when a model is built.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ PREDICT_BATCH = 256
 def yolo_loss(y_true, y_pred):
     """Per-image YOLO loss of raw head logits ``y_pred`` against grid targets ``y_true``.
 
-    A plain function, registered as ``zoo>yolo_loss`` when the model class is first
-    defined, so a compiled model saves to ``.keras`` and loads back with its loss."""
+    A plain function, registered as ``zoo>yolo_loss`` by ``yolo_model.py``, so a compiled
+    model saves to ``.keras`` and loads back with its loss."""
     from zoo.tf import keras
 
     ops = keras.ops
@@ -52,48 +53,6 @@ def yolo_loss(y_true, y_pred):
     class_ce = ops.categorical_crossentropy(y_true[..., 5:], y_pred[..., 5:], from_logits=True, axis=-1)
     class_loss = ops.sum(obj * class_ce, axis=(1, 2))
     return obj_loss + box_loss + class_loss
-
-
-@functools.cache
-def yolo_class():
-    """Define (once) and register the subclassed model and its loss, so ``load_model`` can rebuild both."""
-    from zoo.tf import keras
-
-    keras.saving.register_keras_serializable(package="zoo", name="yolo_loss")(yolo_loss)
-
-    @keras.saving.register_keras_serializable(package="zoo")
-    class ShapesYOLO(keras.Model):
-        """A stride-2 3x3 conv, then 3x3 conv + 2x2 max-pool stages, a 3x3 neck (ReLU
-        everywhere), and a 1x1 head of ``5 + num_classes`` logits per grid cell."""
-
-        def __init__(self, filters=(8, 16, 32), neck=64, num_classes=3, **kwargs):
-            super().__init__(**kwargs)
-            self.filters, self.neck_filters, self.num_classes = list(filters), neck, num_classes
-            # The first stage downsamples with a stride-2 conv: at 64x64, conv + pool took
-            # 1.7x the training time here for the same mAP.
-            self.convs = [
-                keras.layers.Conv2D(f, 3, strides=2 if i == 0 else 1, padding="same", activation="relu", name=f"conv{i + 1}")
-                for i, f in enumerate(self.filters)
-            ]
-            self.pools = [keras.layers.MaxPooling2D(2, name=f"pool{i + 1}") for i in range(1, len(self.filters))]
-            self.neck = keras.layers.Conv2D(neck, 3, padding="same", activation="relu", name="neck")
-            self.head = keras.layers.Conv2D(5 + num_classes, 1, name="head")
-
-        def call(self, inputs):
-            x = self.convs[0](inputs)
-            for conv, pool in zip(self.convs[1:], self.pools):
-                x = pool(conv(x))
-            return self.head(self.neck(x))
-
-        def get_config(self):
-            return {
-                **super().get_config(),
-                "filters": self.filters,
-                "neck": self.neck_filters,
-                "num_classes": self.num_classes,
-            }
-
-    return ShapesYOLO
 
 
 def _predict(model, images):
@@ -168,8 +127,13 @@ def image_input(image):
     preprocess=image_input,
     detect=functools.partial(predict_detections, score_threshold=0.0),  # callers filter by their own threshold
     style="subclassed",
+    input_description="A 64x64 RGB image (zoo predict resizes any image bilinearly), values divided by 255. "
+    "Output: an 8x8 grid of 8 raw logits per cell: objectness, box centre x, y in the cell, width, height as a "
+    "fraction of the image (sigmoid each), then 3 class logits (circle, square, triangle).",
 )
 def build(filters=(8, 16, 32), neck=64, num_classes=len(CLASS_NAMES)):
     if IMAGE_SIZE // 2 ** len(filters) != GRID_SIZE:
         raise ValueError(f"{len(filters)} pooling stages do not bring {IMAGE_SIZE}px down to the {GRID_SIZE}x{GRID_SIZE} grid")
-    return yolo_class()(filters=filters, neck=neck, num_classes=num_classes, name="shapes_yolo")
+    from zoo.recipes.yolo_model import ShapesYOLO  # imports TensorFlow
+
+    return ShapesYOLO(filters=filters, neck=neck, num_classes=num_classes, name="shapes_yolo")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -50,7 +51,7 @@ def test_verify_passes_when_published_numbers_reproduce(hub):
 def test_verify_catches_a_published_vs_measured_mismatch(hub, monkeypatch, tmp_path):
     m = mf.load(user_manifests_dir() / "digits-mlp.json")
     e = m.epochs[1]
-    inflated = mf.EpochEntry(e.epoch, e.files, {**e.metrics, "test/accuracy": e.metrics["test/accuracy"] + 0.05}, e.created_at)
+    inflated = dataclasses.replace(e, metrics={**e.metrics, "test/accuracy": e.metrics["test/accuracy"] + 0.05})
     directory = tmp_path / "manifests"
     directory.mkdir()
     mf.write(m.replace(name="inflated", epochs=(m.epochs[0], inflated)), directory / "inflated.json")

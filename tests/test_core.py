@@ -211,7 +211,7 @@ def test_no_api_message_uses_a_cli_flag():
     import re
 
     root = Path(zoo.__file__).parent
-    offenders = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") if "cli" not in p.relative_to(root).parts
+    offenders = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") if "cli" not in p.relative_to(root).parts and p.name != "modelcard.py"  # the card shows `hf download` lines
                  for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"""["'].*\s--[a-z][a-z-]+""", line) and "git" not in line]
     assert offenders == []
 

@@ -58,7 +58,7 @@ def test_a_file_answer_whose_headers_are_paths_is_refused(header, liar, tmp_path
 
 
 def test_a_file_answered_from_another_commit_than_the_pinned_one_is_refused(liar, tmp_path):
-    pinned = mf.load(user_manifests_dir() / "digits-mlp.json").hub.revision
+    pinned = mf.load(user_manifests_dir() / "digits-mlp.json").epochs[0].commit  # epoch 1's own commit
     liar.on(r"/resolve/", set_header("X-Repo-Commit", "f" * 40 if pinned != "f" * 40 else "e" * 40), method="HEAD")
     with pytest.raises(zoo.UntrustedResponseError) as info:
         zoo.fetch("digits-mlp", 1)

@@ -37,32 +37,42 @@ def test_publish_fetch_load_round_trip(name, hub, small_runs):
     np.testing.assert_array_equal(model.predict(x, verbose=0), by_hand.predict(x, verbose=0))
 
 
-def test_published_repo_is_one_commit_with_manifest_card_tags_and_lfs(hub_dir, small_runs):
+def test_published_repo_is_a_commit_per_epoch_with_tags_card_and_lfs(hub_dir, small_runs):
     repo = repo_dir(hub_dir, "zoo/digits-cnn")
-    assert git(repo, "rev-list", "--count", "main") == "1"
-    assert git(repo, "tag", "--list").split() == ["epoch-1", "epoch-2"]
     head = git(repo, "rev-parse", "main")
-    assert git(repo, "rev-parse", "epoch-1^{commit}") == head
-    lfs = git(repo, "lfs", "ls-files", "--name-only").split()
-    assert sorted(lfs) == ["epochs/e001/model.weights.h5", "epochs/e001/resume.keras", "epochs/e002/model.weights.h5", "epochs/e002/resume.keras"]
+    first = git(repo, "rev-parse", "epoch-1^{commit}")
+    assert git(repo, "rev-list", "main").split() == [head, first]
+    assert git(repo, "tag", "--list").split() == ["epoch-1", "epoch-2"] and git(repo, "rev-parse", "epoch-2^{commit}") == head
+    root = ["README.md", "config.json", "metadata.json", "model.weights.h5", "resume.keras", "zoo.json"]
+    for commit in (first, head):  # each commit holds its epoch alone, at the root
+        assert sorted(git(repo, "ls-tree", "--name-only", commit).split()) == [".gitattributes", *root]
+        assert sorted(git(repo, "lfs", "ls-files", "--name-only", commit).split()) == ["model.weights.h5", "resume.keras"]
+    run = mf.load(small_runs["digits-cnn"] / "zoo.json")
+    for commit, epoch in ((first, run.epochs[0]), (head, run.epochs[1])):
+        pointer = git(repo, "show", f"{commit}:model.weights.h5")
+        assert f"oid sha256:{epoch.weights.sha256}" in pointer
     staged = mf.loads(git(repo, "show", "main:zoo.json"))
     assert staged.hub == mf.HubRef("zoo/digits-cnn", None) and staged.epoch_numbers == [1, 2]
+    assert [e.commit for e in staged.epochs] == [first, None]  # a commit cannot know its own sha
+    assert mf.loads(git(repo, "show", f"{first}:zoo.json")).epoch_numbers == [1]
     card = git(repo, "show", "main:README.md")
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["library_name"] == "keras"
     metrics = {m["name"]: m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
     run = mf.load(small_runs["digits-cnn"] / "zoo.json")
     assert metrics["val/accuracy @ epoch 2"] == pytest.approx(run.epochs[1].metrics["val/accuracy"], abs=1e-6)
-    assert "| 2 |" in card  # the per-epoch table
+    assert "| 2 | `epoch-2` |" in card and "keras.saving.load_model(\"hf://zoo/digits-cnn\")" in card
     pinned = mf.load(user_manifests_dir() / "digits-cnn.json")
-    assert pinned.hub == mf.HubRef("zoo/digits-cnn", head)
+    assert pinned.hub == mf.HubRef("zoo/digits-cnn", head) and [e.commit for e in pinned.epochs] == [first, head]
 
 
 def test_republishing_the_same_run_is_a_no_op(hub_dir, small_runs, tmp_path):
     repo = repo_dir(hub_dir, "zoo/digits-mlp")
     before = git(repo, "rev-parse", "main")
+    tags = git(repo, "show-ref", "--tags")
     result = zoo.publish(small_runs["digits-mlp"], "zoo/digits-mlp", hub_dir=hub_dir, manifests_dir=tmp_path)
-    assert result.commit == before and git(repo, "rev-list", "--count", "main") == "1"
+    assert result.commit == before and result.published == [] and git(repo, "rev-list", "--count", "main") == "2"
+    assert git(repo, "show-ref", "--tags") == tags
 
 
 def test_every_manifest_written_by_the_build_fetches_and_verifies(hub, hub_dir):
@@ -98,6 +108,8 @@ def test_fetch_by_repo_and_tag_reads_the_repos_own_manifest(hub, hub_dir):
     m = zoo.get_manifest("hf://zoo/digits-mlp@epoch-2")
     assert m.hub == mf.HubRef("zoo/digits-mlp", head)
     assert zoo.get_manifest("zoo/digits-mlp").hub.revision == head
+    first = zoo.get_manifest("hf://zoo/digits-mlp@epoch-1")
+    assert first.epoch_numbers == [1] and first.hub.revision == git(repo_dir(hub_dir, "zoo/digits-mlp"), "rev-parse", "epoch-1^{commit}")
     [f] = zoo.fetch("zoo/digits-mlp", "best")
     assert f.epoch == m.best_epoch and f.local_path.is_file()
 
@@ -108,7 +120,7 @@ def test_hf_download_and_plain_keras_read_what_zoo_published(hub, hub_dir, tmp_p
     head = git(repo_dir(hub_dir, "zoo/digits-cnn"), "rev-parse", "main")
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint}
     hf = str(Path(sys.executable).with_name("hf"))
-    out = subprocess.run([hf, "download", "zoo/digits-cnn", "epochs/e002/model.weights.h5", "--revision", head],
+    out = subprocess.run([hf, "download", "zoo/digits-cnn", "model.weights.h5", "--revision", head],
                          env=env, capture_output=True, text=True, check=True)
     path = Path(out.stdout.strip().splitlines()[-1].strip().removeprefix("path:").strip())
     assert path.is_file() and path.stat().st_size > 10_000
@@ -131,7 +143,7 @@ def test_zoo_json_at_the_repo_root_is_a_valid_manifest(hub):
 
     pinned = zoo.get_manifest("mnist-lenet")
     path = hf_hub_download("zoo/mnist-lenet", "zoo.json", revision=pinned.hub.revision, endpoint=hub.endpoint, cache_dir=os.environ["HF_HOME"])
-    assert mf.load(Path(path)).epochs == pinned.epochs
+    assert mf.load(Path(path)).pinned("zoo/mnist-lenet", pinned.hub.revision).epochs == pinned.epochs
 
 
 def test_fetch_dry_run_downloads_nothing(hub):
@@ -163,7 +175,7 @@ def test_publish_refuses_a_corrupted_file(small_runs, hub_dir, tmp_path):
     weights.write_bytes(bytes(data))
     before = tree_digest(hub_dir)
     with pytest.raises(zoo.IntegrityError, match="sha256 mismatch"):
-        zoo.publish(run, "zoo/digits-mlp", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
+        zoo.publish(run, "zoo/corrupted", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     assert tree_digest(hub_dir) == before and not (tmp_path / "m").exists()
 
 

@@ -64,8 +64,8 @@ def test_revision_not_found(hub):
 def test_file_not_found(hub, monkeypatch, tmp_path):
     m = _published("digits-mlp")
     e = m.epochs[0]
-    ghost = mf.FileEntry("epochs/e001/missing.weights.h5", e.weights.sha256, e.weights.size, "weights")
-    _own_manifests(monkeypatch, tmp_path, ghost=m.replace(epochs=(mf.EpochEntry(1, (ghost,), e.metrics, e.created_at),), default_epoch=1, selection={}))
+    ghost = mf.FileEntry("missing.weights.h5", e.weights.sha256, e.weights.size, "weights")
+    _own_manifests(monkeypatch, tmp_path, ghost=m.replace(epochs=(mf.EpochEntry(1, (ghost,), e.metrics, e.created_at, commit=e.commit),), default_epoch=1, selection={}))
     with pytest.raises(zoo.EntryNotFoundError, match="missing.weights.h5"):
         zoo.fetch("ghost", 1)
     assert runner.invoke(app, ["fetch", "ghost", "--epoch", "1"]).exit_code == 12
@@ -105,7 +105,7 @@ def test_checksum_mismatch_names_the_file_and_evicts_the_bad_copy(what, hub, mon
     e = good.epochs[0]
     w = e.weights
     lie = mf.FileEntry(w.path, "0" * 64, w.size, "weights") if what == "sha256" else mf.FileEntry(w.path, w.sha256, w.size + 1, "weights")
-    _own_manifests(monkeypatch, tmp_path, liar=good.replace(epochs=(mf.EpochEntry(1, (lie,), e.metrics, e.created_at),) + good.epochs[1:]))
+    _own_manifests(monkeypatch, tmp_path, liar=good.replace(epochs=(mf.EpochEntry(1, (lie,), e.metrics, e.created_at, commit=e.commit),) + good.epochs[1:]))
     with pytest.raises(zoo.IntegrityError) as info:
         zoo.load_pretrained("liar", epoch=1)
     err = info.value
@@ -184,11 +184,37 @@ def test_a_remote_manifest_with_an_escaping_path_is_refused(hub, scratch_repo, t
 
 # -- zoo hub serve --------------------------------------------------------------------------
 def test_serve_refuses_a_directory_that_is_not_a_hub(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")  # a directory with other things in it
     result = runner.invoke(app, ["hub", "serve", "--dir", str(tmp_path)])
     assert result.exit_code == 2 and "not a hub directory" in result.stderr
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["hub", "serve", "--dir", str(tmp_path / "file")])
+    assert result.exit_code == 2 and "is a file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "notes.txt"]
+
+
+def test_a_new_empty_hub_serves_and_picks_up_a_model_published_later(small_runs, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    hub = tmp_path / "new-hub"
+    server = subprocess.Popen([sys.executable, "-m", "zoo.cli", "hub", "serve", "--dir", str(hub)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        endpoint = server.stdout.readline().strip().removeprefix("HF_ENDPOINT=")
+        assert endpoint.startswith("http://127.0.0.1:"), endpoint
+        assert (hub / "models").is_dir()
+        zoo.publish(small_runs["digits-mlp"], "team/digits-mlp", hub_dir=hub, manifests_dir=tmp_path / "m")  # after the start
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+        [f] = zoo.fetch("hf://team/digits-mlp@epoch-1")
+        assert f.epoch == 1 and f.local_path.is_file()
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
 
 
 def test_serve_refuses_a_taken_port(hub_server, hub_dir):
+    assert hub_server.alive  # otherwise the port is free and the command would serve
     result = runner.invoke(app, ["hub", "serve", "--dir", str(hub_dir), "--port", str(hub_server.port)])
     assert result.exit_code == 2 and f"port {hub_server.port} is already in use" in result.stderr
 

@@ -28,10 +28,11 @@ def good() -> dict:
             "metrics": {"val/accuracy": acc, "train/loss": 1.0 - acc},
             "created_at": "2026-11-25T10:00:00Z",
             "yanked": None,
+            "commit": None,
         }
 
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "name": "digits-cnn",
         "description": "test",
         "license": "apache-2.0",
@@ -39,10 +40,11 @@ def good() -> dict:
             "name": "digits-cnn",
             "version": 1,
             "builder_kwargs": {"filters": [32, 64]},
-            "input_shape": [8, 8, 1],
             "dataset": {"name": "sklearn-digits", "splits": {"train": "a", "val": "b", "test": "c"}},
             "train_config": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "epochs": 100, "seed": 0},
         },
+        "input": {"shape": [8, 8, 1], "dtype": "float32", "range": [0.0, 1.0], "preprocessing": "grey digits / 16"},
+        "classes": [str(i) for i in range(10)],
         "compat": {"format": "keras.weights.h5", "keras": "3.15.1", "tensorflow": "2.21.0", "param_count": 10, "layout_sha256": H, "architecture_sha256": H},
         "hub": {"repo_id": "zoo/digits-cnn", "revision": "0" * 40},
         "default_epoch": 100,
@@ -181,13 +183,33 @@ def test_not_a_manifest_at_all(text):
         mf.loads(text.encode("latin-1"))
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None])
+@pytest.mark.parametrize("version", [0, 3, "2", None])
 def test_unknown_schema_version_says_what_to_do(version):
     data = good()
     data["schema_version"] = version
     with pytest.raises(ManifestError, match="unknown schema_version") as info:
         mf.parse(data)
     assert "Upgrade zoo" in info.value.hint
+
+
+def test_a_version_1_manifest_is_refused_saying_what_it_is_and_what_to_do():
+    data = good()
+    data["schema_version"] = 1
+    with pytest.raises(ManifestError, match="a version 1 manifest .*every epoch in one commit.*reads version 2") as info:
+        mf.parse(data)
+    assert "publish it again" in info.value.hint
+
+
+def test_a_manifest_read_from_a_commit_pins_the_epoch_that_does_not_know_its_commit():
+    data = good()
+    data["epochs"][0]["commit"] = "1" * 40
+    data["epochs"][1]["commit"] = "2" * 40
+    m = mf.parse(data).pinned("zoo/digits-cnn", "3" * 40)
+    assert [e.commit for e in m.epochs] == ["1" * 40, "2" * 40, "3" * 40] and m.hub.revision == "3" * 40
+    assert m.epoch_at("3" * 40).epoch == 100 and m.epoch_at("4" * 40) is None
+    data["epochs"][2]["commit"] = "1" * 40
+    with pytest.raises(ManifestError, match="commit 1{40} holds two epochs"):
+        mf.parse(data)
 
 
 def test_parsing_does_not_mutate_its_input():

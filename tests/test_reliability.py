@@ -79,18 +79,18 @@ def test_corrupted_bytes_on_the_hub_are_refused_then_recovered(damage, hub, hub_
 # -- 2. the hub dies mid-download ----------------------------------------------------------------
 def _publish_big(scratch_repo, tmp_path: Path, monkeypatch) -> mf.EpochEntry:
     stage = tmp_path / "stage"
-    (stage / "epochs/e001").mkdir(parents=True)
+    stage.mkdir(parents=True)
     data = np.random.default_rng(7).bytes(BIG)
-    (stage / "epochs/e001/model.weights.h5").write_bytes(data)
+    (stage / "model.weights.h5").write_bytes(data)
     base = mf.load(user_manifests_dir() / "digits-mlp.json")
     import hashlib
 
-    f = mf.FileEntry("epochs/e001/model.weights.h5", hashlib.sha256(data).hexdigest(), BIG, "weights")
+    f = mf.FileEntry("model.weights.h5", hashlib.sha256(data).hexdigest(), BIG, "weights")
     entry = mf.EpochEntry(1, (f,), {}, base.epochs[0].created_at)
     unpinned = base.replace(name="big", hub=mf.HubRef("zoo/big", None), epochs=(entry,), default_epoch=1, selection={})
     (stage / "zoo.json").write_text(unpinned.dumps())
     commit = scratch_repo(stage, "zoo/big", tags=["epoch-1"])
-    _private_manifests(monkeypatch, tmp_path, big=unpinned.replace(hub=mf.HubRef("zoo/big", commit)))
+    _private_manifests(monkeypatch, tmp_path, big=unpinned.pinned("zoo/big", commit))
     return entry
 
 
@@ -136,7 +136,7 @@ def test_eight_concurrent_processes_download_once_and_all_get_the_right_file(hub
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outputs]
     paths = {o[0].strip() for o in outputs}
     assert len(paths) == 1 and sha256_file(Path(paths.pop())) == m.epochs[1].weights.sha256
-    downloads = [r for r in hub.requests()[before:] if r[0] == "GET" and r[1].endswith("/epochs/e002/model.weights.h5")]
+    downloads = [r for r in hub.requests()[before:] if r[0] == "GET" and r[1].endswith(f"/{m.epochs[1].commit}/model.weights.h5")]
     assert len(downloads) == 1, downloads
 
 
@@ -329,20 +329,24 @@ def test_broken_weight_files_give_clear_errors(kind, tmp_path, small_runs):
 
 # -- 8. publishing and credentials --------------------------------------------------------------------
 def test_a_publish_that_fails_half_way_leaves_the_hub_repo_unchanged(small_runs, hub_dir, tmp_path):
-    repo = repo_dir(hub_dir, "zoo/digits-mlp")
     run = tmp_path / "run"
     shutil.copytree(small_runs["digits-mlp"], run)
-    m = mf.load(run / "zoo.json")  # a changed run: a new commit would be needed
-    mf.write(m.replace(description="changed"), run / "zoo.json")
-    before = tree_digest(repo / ".git" / "refs"), (repo / ".git" / "HEAD").read_bytes(), tree_digest(repo / "epochs")
+    m = mf.load(run / "zoo.json")
+    mf.write(m.with_epochs(m.epochs[:1]), run / "zoo.json")  # epoch 1 goes first
+    zoo.publish(run, "zoo/half-way", hub_dir=hub_dir, manifests_dir=tmp_path / "first")
+    mf.write(m, run / "zoo.json")  # then epoch 2 needs a new commit
+    repo = repo_dir(hub_dir, "zoo/half-way")
+    before = tree_digest(repo / ".git" / "refs"), (repo / ".git" / "HEAD").read_bytes()
     lock = repo / ".git" / "refs" / "heads" / "main.lock"  # another writer holds main
     lock.write_text("")
     try:
         with pytest.raises(zoo.PublishError):
-            zoo.publish(run, "zoo/digits-mlp", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
+            zoo.publish(run, "zoo/half-way", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     finally:
         lock.unlink()
-    assert (tree_digest(repo / ".git" / "refs"), (repo / ".git" / "HEAD").read_bytes(), tree_digest(repo / "epochs")) == before
+        after = tree_digest(repo / ".git" / "refs"), (repo / ".git" / "HEAD").read_bytes()
+        shutil.rmtree(repo)
+    assert after == before
     assert not (tmp_path / "m").exists()
 
 

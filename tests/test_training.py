@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import tree_digest
 
+import zoo
+
 from zoo.formats import manifest as mf
 from zoo.errors import ArchitectureMismatchError, IntegrityError, RunDirError, UsageError
 from zoo.workflows.training import plan_save_at, train
@@ -37,7 +39,7 @@ def test_run_dir_has_weights_resume_state_metrics_and_manifest(small_runs):
     assert m.epoch_numbers == [1, 2] and m.default_epoch == 2 and m.hub is None
     assert m.selection["best"].metric == "val/accuracy" and m.selection["best"].epoch in (1, 2)
     for e in m.epochs:
-        assert {f.role for f in e.files} == {"weights", "resume"}
+        assert {f.role for f in e.files} == {"weights", "config", "metadata", "resume"}
         for split in ("train", "val", "test"):
             assert 0.0 <= e.metrics[f"{split}/accuracy"] <= 1.0 and e.metrics[f"{split}/loss"] > 0
         for f in e.files:
@@ -47,6 +49,24 @@ def test_run_dir_has_weights_resume_state_metrics_and_manifest(small_runs):
     with h5py.File(run / m.epochs[0].weights.path) as h5:
         assert "optimizer" not in h5, "published weights must not carry optimizer state"
     assert m.compat.param_count == 19466 and m.recipe.train_config.epochs == 2
+    assert m.classes == tuple("0123456789") and m.input.shape == (8, 8, 1) and m.input.range == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn", "mnist-lenet", "shapes-yolo"])
+def test_every_epoch_directory_is_a_keras_model_directory(name, small_runs):
+    """config.json + model.weights.h5: plain Keras loads an epoch directory as it is."""
+    import numpy as np
+
+    from zoo.tf import keras
+
+    run = small_runs[name]
+    model = keras.saving.load_model(run / "epochs/e002")
+    recipe = zoo.get_recipe(name)
+    ours = recipe.build()
+    ours.load_weights(run / "epochs/e002/model.weights.h5")
+    batch = recipe.dataset.load().test[0][:4]
+    np.testing.assert_array_equal(model.predict(batch, verbose=0), ours.predict(batch, verbose=0))
+    assert "compile_config" not in (run / "epochs/e002/config.json").read_text()
 
 
 def test_recorded_metrics_are_what_plain_keras_evaluate_reports(small_runs):

@@ -29,8 +29,8 @@ class CatalogEntry:
 
     def load(self) -> mf.Manifest:
         manifest = mf.load(self.path)
-        if manifest.hub is None or manifest.hub.revision is None:
-            raise ManifestError(f"{self.path}: a catalog entry must be pinned to a Hub commit", hint="Republish the model with 'zoo publish'.")
+        if manifest.hub is None or manifest.hub.revision is None or any(e.commit is None for e in manifest.epochs):
+            raise ManifestError(f"{self.path}: a catalog entry must pin every epoch to its Hub commit", hint="Republish the model with 'zoo publish'.")
         return manifest
 
 

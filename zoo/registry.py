@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from zoo.errors import ArchitectureMismatchError, UnknownModelError, UsageError
-from zoo.formats.manifest import TrainConfig
+from zoo.formats.manifest import InputSpec, TrainConfig
 
 ENTRY_POINT_GROUP = "zoo.recipes"
 
@@ -71,6 +71,14 @@ class Recipe:
     license: str = "apache-2.0"
     save_at: tuple[int, ...] = (10, 50, 100)
     style: str = ""  # "sequential" | "functional" | "subclassed": how the model is made
+    # The input contract, for users without zoo: value range, and in words what
+    # ``preprocess`` does to an image (the shape is ``input_shape``, the dtype float32).
+    input_range: tuple[float, float] = (0.0, 1.0)
+    input_description: str = ""
+
+    @property
+    def input(self) -> InputSpec:
+        return InputSpec(shape=tuple(self.input_shape), dtype="float32", range=tuple(self.input_range), preprocessing=self.input_description)
 
     def build(self, **overrides: Any) -> Any:
         """A fresh, built, uncompiled model: the architecture the weights belong to."""

@@ -3,7 +3,9 @@
 ==========================  =============================================================
 ``digits-cnn``              a published model in the catalog (``zoo.catalog``): a bare
                             name is never a local path
-``ORG/NAME``, ``ORG/NAME@REV``  the Hub repo's own ``zoo.json`` at a branch, tag or commit
+``ORG/NAME``, ``ORG/NAME@REV``  the Hub repo's own ``zoo.json`` at a branch, tag or commit;
+                            a revision selects the epoch its commit holds (``epoch-10``
+                            selects epoch 10, ``main`` the latest)
 ``hf://ORG/NAME[@REV]``     the same, and never a local path
 ``./run``, ``/abs``, ``~/x``  a run directory (with ``zoo.json``), a ``zoo.json``, or a
                             model or weights file (``.weights.h5``, ``.h5``, ``.keras``)
@@ -27,7 +29,7 @@ from typing import Iterable
 
 from zoo import catalog
 from zoo.constants import MANIFEST_FILENAME
-from zoo.errors import UnknownModelError, UsageError
+from zoo.errors import ManifestError, UnknownEpochError, UnknownModelError, UsageError
 from zoo.fileio import sha256_file
 from zoo.formats import manifest as mf
 from zoo.hub import client
@@ -38,6 +40,7 @@ MODEL_FILE_SUFFIXES = (".weights.h5", ".h5", ".keras", ".json")
 MAX_NAME_LENGTH = 512
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _EPOCH_SUFFIX = re.compile(r"^(?P<source>.+)@(?P<epoch>[0-9]+|best|last)$")
+_EPOCH_TAG = re.compile(r"epoch-([0-9]{1,7})")
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,20 @@ class Source:
 
     text: str  # what the user typed
     manifest: mf.Manifest
+    tag_epoch = None  # the epoch a revision tag selected (HubSource sets it)
 
     @property
     def origin(self) -> str:
         raise NotImplementedError
+
+    def default_entries(self) -> list[mf.EpochEntry]:
+        """What a command over several epochs takes when none are named: the one a tag
+        selected, else every epoch."""
+        return [self.entry()] if self.tag_epoch is not None else list(self.manifest.epochs)
+
+    def entry(self, epoch: int | str | None = None) -> mf.EpochEntry:
+        """One epoch: an integer, ``"last"``, ``"best"``, or ``None`` for the default one."""
+        return self.manifest.resolve_epoch(epoch)
 
     def entries(self, epochs: Iterable[int | str] | int | str | None = None, *, all_epochs: bool = False) -> list[mf.EpochEntry]:
         """The chosen epochs, in epoch order, each once (``None``: the default epoch)."""
@@ -74,7 +87,7 @@ class Source:
                 raise UsageError("pass `epochs` or `all_epochs=True`, not both")
             return list(self.manifest.epochs)
         specs = [epochs] if epochs is None or isinstance(epochs, (int, str)) else list(epochs)
-        chosen = {e.epoch: e for e in (self.manifest.resolve_epoch(s) for s in specs)}
+        chosen = {e.epoch: e for e in (self.entry(s) for s in specs)}
         return [chosen[n] for n in sorted(chosen)]
 
     def files(self, entries: Iterable[mf.EpochEntry], *, roles: Iterable[str] = ("weights",), dry_run: bool = False) -> list[FetchedFile]:
@@ -92,18 +105,36 @@ class Source:
 
 @dataclass(frozen=True)
 class HubSource(Source):
-    """A Hub repo's manifest, pinned to the commit its files are fetched from."""
+    """A Hub repo's manifest as one commit lists it: every epoch up to that commit's, each
+    pinned to the commit that holds it (its files are fetched from there)."""
 
     repo_id: str
-    commit: str
+    commit: str  # the commit the manifest was read from: its epoch is the default one
+    tag_epoch: int | None = None  # the epoch an ``epoch-N`` revision named
 
     @property
     def origin(self) -> str:
         return f"{self.repo_id}@{self.commit}"
 
+    def entry(self, epoch: int | str | None = None) -> mf.EpochEntry:
+        if self.tag_epoch is None or epoch is None:
+            return super().entry(epoch)
+        try:
+            chosen = super().entry(epoch)
+        except UnknownEpochError:
+            chosen = None
+        if chosen is None or chosen.epoch != self.tag_epoch:
+            shown = f"epoch {chosen.epoch}" if chosen is not None else "another epoch"
+            raise UsageError(
+                f"{self.text} selects epoch {self.tag_epoch} (tag epoch-{self.tag_epoch}), but `epoch` asks for {epoch!r}, which is {shown}",
+                hint=f"Pass one of them: the tag alone gives epoch {self.tag_epoch}; another epoch needs another revision (or none).",
+            )
+        return chosen
+
     def _file(self, epoch: mf.EpochEntry, entry: mf.FileEntry, dry_run: bool) -> FetchedFile:
-        cached = client.is_cached(self.repo_id, self.commit, entry.path)
-        local = None if dry_run else client.fetch_file(self.repo_id, self.commit, entry)
+        commit = epoch.commit  # every epoch of a HubSource is pinned (catalog entries and remote manifests alike)
+        cached = client.is_cached(self.repo_id, commit, entry.path)
+        local = None if dry_run else client.fetch_file(self.repo_id, commit, entry)
         return FetchedFile(epoch.epoch, entry.role, entry.path, local, entry.size, entry.sha256, cached)
 
 
@@ -176,6 +207,11 @@ def resolve(text: str, revision: str | None = None) -> HubSource | RunSource | F
     manifest = catalog.find(text)
     if revision is None:
         return HubSource(text, manifest, manifest.hub.repo_id, manifest.hub.revision)
+    tagged = _EPOCH_TAG.fullmatch(revision)
+    held = next((e for e in manifest.epochs if tagged and e.epoch == int(tagged.group(1))), None)
+    if held is not None:  # the catalog pins every epoch's commit: no request needed
+        upto = manifest.with_epochs([e for e in manifest.epochs if e.epoch <= held.epoch])
+        return HubSource(text, upto.replace(hub=mf.HubRef(manifest.hub.repo_id, held.commit)), manifest.hub.repo_id, held.commit, held.epoch)
     return _pinned(text, manifest.hub.repo_id, revision)
 
 
@@ -206,7 +242,15 @@ def _hub(text: str, revision: str | None) -> HubSource:
 
 def _pinned(text: str, repo_id: str, revision: str | None) -> HubSource:
     manifest = client.remote_manifest(repo_id, revision)
-    return HubSource(text, manifest, repo_id, manifest.hub.revision)
+    commit = manifest.hub.revision
+    tagged = _EPOCH_TAG.fullmatch(revision or "")
+    own = manifest.epoch_at(commit)
+    if tagged and own.epoch != int(tagged.group(1)):
+        raise ManifestError(
+            f"{repo_id}: tag {revision} points at the commit of epoch {own.epoch}",
+            hint="The repo's tags and its manifest disagree; ask its publisher to republish it.",
+        )
+    return HubSource(text, manifest, repo_id, commit, own.epoch if tagged else None)
 
 
 def get_manifest(name: str, revision: str | None = None) -> mf.Manifest:

@@ -36,7 +36,7 @@ app = typer.Typer(
 
 # API parameter -> the flag that sets it, for messages the API raises.
 FLAGS = {
-    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "epochs": "--epochs", "force": "--force", "fmt": "--format", "hub_dir": "--hub-dir", "port": "--port",
+    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "publish": "--publish", "epoch": "--epoch", "epochs": "--epochs", "force": "--force", "fmt": "--format", "hub_dir": "--hub-dir", "port": "--port",
     "include_resume": "--with-resume", "manifests_dir": "--manifests-dir", "name": "--name", "out": "--out",
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
@@ -159,17 +159,23 @@ def train_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/RECIPE)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved epoch."),
     start_from: Optional[str] = typer.Option(None, "--from", help="Continue from a published epoch, e.g. digits-cnn@50 (fetches its resume state)."),
+    publish: Optional[str] = typer.Option(None, "--publish", help="Publish each saved epoch to ORG/NAME while training goes on."),
+    hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="With --publish: a local hub directory instead of HF_ENDPOINT."),
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch."""
+    if hub_dir is not None and publish is None:
+        raise UsageError("--hub-dir says where --publish goes: add --publish ORG/NAME")
     result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
-                       start_from=start_from, progress=not as_json)
+                       start_from=start_from, progress=not as_json, publish=publish, hub_dir=hub_dir)
     if as_json:
-        _print_json(result.manifest.to_dict())
+        _print_json(result.to_dict())
         return
     console = _console()
     console.print(f"run directory: [bold]{result.run_dir}[/]")
     console.print(render.epochs_table(result.manifest))
+    if result.published is not None:
+        console.print(f"published {publish} @ {result.published.commit[:12]}: epochs {result.published.manifest.epoch_numbers}")
 
 
 # -- publish / fetch / evaluate --------------------------------------------------------

@@ -118,11 +118,15 @@ def epochs_table(m: Manifest):
     for name in names:
         table.add_column(name, justify="right", overflow="fold")
     table.add_column("weights", justify="right")
+    published = any(e.commit for e in m.epochs)
+    if published:
+        table.add_column("revision")
     for e in m.epochs:
         marks = [mark for mark, epoch in (("best", m.best_epoch), ("last", m.last_epoch)) if epoch == e.epoch]
         if e.yanked:
             marks.append(f"yanked: {e.yanked}")
-        table.add_row(str(e.epoch), ", ".join(marks), *(_fmt(e.metrics.get(n)) for n in names), _size(e.weights.size))
+        revision = [f"epoch-{e.epoch} ({e.commit[:8]})" if e.commit else "-"] if published else []
+        table.add_row(str(e.epoch), ", ".join(marks), *(_fmt(e.metrics.get(n)) for n in names), _size(e.weights.size), *revision)
     return table
 
 

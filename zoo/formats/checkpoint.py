@@ -2,6 +2,10 @@
 
 * ``model.weights.h5``: weights only, no optimizer state. It is what gets
   published: numeric arrays, no code, loads into a freshly built model.
+* ``config.json`` + ``metadata.json`` beside it: the layout Keras reads from a directory
+  or from ``hf://ORG/NAME`` (``keras.saving.load_model``), so an epoch directory is a
+  Keras model directory. The config carries no compile config (a published model is for
+  inference; the resume state has the optimizer).
 * ``resume.keras``: the full Keras archive with optimizer state, to continue training.
 * Imports from outside the zoo: Keras-2 HDF5 weights (``tf_keras`` ``save_weights('x.h5')``)
   and full-model files (``.keras``, legacy ``.h5``), loaded in Keras's safe mode.
@@ -21,7 +25,36 @@ from zoo.fileio import atomic_path
 from zoo.formats import keras_internals
 
 WEIGHTS_FILENAME = "model.weights.h5"
+CONFIG_FILENAME = "config.json"
+METADATA_FILENAME = "metadata.json"
 RESUME_FILENAME = "resume.keras"
+
+
+def save_model_config(model: Any, path: Path) -> None:
+    """Atomically write ``config.json``: the model as Keras serializes it, without its
+    compile config, shared objects numbered in order (the same model, the same bytes)."""
+    import json
+
+    from zoo.tf import keras
+
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_renumber_shared_objects(config)))
+
+
+def save_metadata(path: Path, zoo_fields: dict[str, Any]) -> None:
+    """Atomically write ``metadata.json``: Keras's fields (its version, the save date, fixed
+    by ``SOURCE_DATE_EPOCH``) and zoo's under ``"zoo"``."""
+    import json
+    import time
+
+    from zoo.tf import keras
+
+    stamp = source_date_epoch()
+    saved = time.strftime("%Y-%m-%d@%H:%M:%S", time.gmtime(stamp) if stamp is not None else time.gmtime())
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"keras_version": keras.__version__, "date_saved": saved, "zoo": zoo_fields}, sort_keys=True))
 
 
 def save_weights(model: Any, path: Path) -> None:

@@ -1,4 +1,10 @@
-"""Manifest v1: the JSON that describes a trained model and every published epoch.
+"""Manifest v2: the JSON that describes a trained model and every published epoch.
+
+On a Hub every epoch is its own commit (tagged ``epoch-N``) whose root holds that epoch
+alone: ``config.json``, ``metadata.json``, ``model.weights.h5`` (what plain Keras loads
+from ``hf://``), the optional ``resume.keras``, this ``zoo.json`` and the model card.
+Each epoch entry names the commit that holds it; the one a ``zoo.json`` is read from
+says ``null`` (a commit cannot know its own sha) and ``pinned`` fills it in.
 
 This module owns the format: parse (JSON Schema, then consistency rules), typed
 access, and canonical dumps. It never imports TensorFlow. Manifests read from the
@@ -14,13 +20,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterable
 
 from zoo.constants import SCHEMA_FILENAME, bundled_manifests_dir, source_date_epoch
 from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageError
 from zoo.fileio import atomic_write_bytes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WEIGHTS_FORMAT = "keras.weights.h5"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -32,7 +38,7 @@ class FileEntry:
     path: str
     sha256: str
     size: int
-    role: str  # "weights" | "resume"
+    role: str  # "weights" | "config" | "metadata" | "resume"
     optional: bool = False
 
 
@@ -43,6 +49,7 @@ class EpochEntry:
     metrics: dict[str, float]
     created_at: str
     yanked: str | None = None
+    commit: str | None = None  # the commit that holds this epoch (None: a run dir, or "this commit")
 
     def file(self, role: str) -> FileEntry | None:
         return next((f for f in self.files if f.role == role), None)
@@ -76,9 +83,19 @@ class RecipeRef:
     name: str
     version: int
     builder_kwargs: dict[str, Any]
-    input_shape: tuple[int, ...]
     dataset: Dataset
     train_config: TrainConfig
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the model takes, for users without zoo: shape (no batch), dtype, value range,
+    and in words what ``zoo predict`` does to an image to get there."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    range: tuple[float, float]
+    preprocessing: str
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,8 @@ class Manifest:
     description: str
     license: str
     recipe: RecipeRef
+    input: InputSpec
+    classes: tuple[str, ...]
     compat: Compat
     hub: HubRef | None
     default_epoch: int
@@ -173,6 +192,29 @@ class Manifest:
 
     def replace(self, **changes: Any) -> "Manifest":
         return dataclasses.replace(self, **changes)
+
+    def with_epochs(self, entries: Iterable[EpochEntry], *, metric: str | None = None, mode: str | None = None) -> "Manifest":
+        """These epochs, the last as the default one, and the best by ``metric`` (``mode``
+        max or min; by default this manifest's own selection metric)."""
+        entries = tuple(entries)
+        own = self.selection.get("best")
+        metric, mode = metric or (own.metric if own else None), mode or (own.mode if own else "max")
+        scored = [e for e in entries if metric in e.metrics]
+        selection = {}
+        if scored:
+            best = (max if mode == "max" else min)(scored, key=lambda e: e.metrics[metric])
+            selection["best"] = Selection(metric=metric, mode=mode, epoch=best.epoch)
+        return self.replace(epochs=entries, default_epoch=entries[-1].epoch, selection=selection)
+
+    def pinned(self, repo_id: str, commit: str) -> "Manifest":
+        """This manifest as read from ``commit`` of ``repo_id``: the epoch that does not know
+        its commit is the one ``commit`` holds, and every epoch then names its commit."""
+        epochs = tuple(e if e.commit is not None else dataclasses.replace(e, commit=commit) for e in self.epochs)
+        return self.replace(hub=HubRef(repo_id=repo_id, revision=commit), epochs=epochs)
+
+    def epoch_at(self, commit: str) -> EpochEntry | None:
+        """The epoch ``commit`` holds, if it holds one."""
+        return next((e for e in self.epochs if e.commit == commit), None)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -252,6 +294,11 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
     if not isinstance(data, dict):
         raise ManifestError(f"{source}: a manifest must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
+    if version == 1:
+        raise ManifestError(
+            f"{source}: a version 1 manifest (zoo 0.1, every epoch in one commit); this zoo reads version {SCHEMA_VERSION}",
+            hint="Retrain the run with this zoo and publish it again, or use zoo 0.1 to read it.",
+        )
     if version != SCHEMA_VERSION:
         raise ManifestError(
             f"{source}: unknown schema_version {version!r} (this zoo reads version {SCHEMA_VERSION})",
@@ -270,11 +317,11 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
         for j, f in enumerate(files):
             check_relpath(f.path, where=f"{source}: $.epochs[{i}].files[{j}].path")
         epochs.append(
-            EpochEntry(epoch=e["epoch"], files=files, metrics=dict(e["metrics"]), created_at=e["created_at"], yanked=e.get("yanked"))
+            EpochEntry(epoch=e["epoch"], files=files, metrics=dict(e["metrics"]), created_at=e["created_at"], yanked=e.get("yanked"), commit=e.get("commit"))
         )
     _check_consistency(data, epochs, source)
 
-    r = data["recipe"]
+    r, i = data["recipe"], data["input"]
     return Manifest(
         schema_version=version,
         name=data["name"],
@@ -284,10 +331,11 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
             name=r["name"],
             version=r["version"],
             builder_kwargs=dict(r["builder_kwargs"]),
-            input_shape=tuple(r["input_shape"]),
             dataset=Dataset(**r["dataset"]),
             train_config=TrainConfig(**r["train_config"]),
         ),
+        input=InputSpec(shape=tuple(i["shape"]), dtype=i["dtype"], range=tuple(i["range"]), preprocessing=i["preprocessing"]),
+        classes=tuple(data["classes"]),
         compat=Compat(**data["compat"]),
         hub=HubRef(**data["hub"]) if data["hub"] is not None else None,
         default_epoch=data["default_epoch"],
@@ -312,15 +360,19 @@ def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> Non
         if numbers[i] <= numbers[i - 1]:
             kind = "duplicate" if numbers[i] == numbers[i - 1] else "non-increasing"
             raise ManifestError(f"{source}: $.epochs[{i}].epoch: {kind} epoch {numbers[i]} after {numbers[i - 1]}; epochs must strictly increase")
-    paths: set[str] = set()
+    paths: set[tuple[str | None, str]] = set()  # a path is unique within the commit that holds it
+    commits: set[str | None] = set()
     for i, e in enumerate(epochs):
         roles = [f.role for f in e.files]
         if roles.count("weights") != 1:
             raise ManifestError(f"{source}: $.epochs[{i}].files: needs exactly one file with role 'weights', found {roles.count('weights')}")
+        if e.commit is not None and e.commit in commits:
+            raise ManifestError(f"{source}: $.epochs[{i}].commit: commit {e.commit} holds two epochs")
+        commits.add(e.commit)
         for f in e.files:
-            if f.path in paths:
+            if (e.commit, f.path) in paths:
                 raise ManifestError(f"{source}: $.epochs[{i}].files: path {f.path!r} is listed twice")
-            paths.add(f.path)
+            paths.add((e.commit, f.path))
     if data["default_epoch"] not in numbers:
         raise ManifestError(f"{source}: $.default_epoch: {data['default_epoch']} is not one of the epochs {numbers}")
     for key, sel in data["selection"].items():

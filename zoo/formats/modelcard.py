@@ -1,5 +1,9 @@
-"""The model card (``README.md``) of a published repo, built with huggingface_hub's own
-``ModelCard``/``EvalResult`` so the Hub parses its ``model-index`` (per-epoch metrics)."""
+"""The model card (``README.md``) of each epoch's commit, built with huggingface_hub's own
+``ModelCard``/``EvalResult`` so the Hub parses its ``model-index`` (per-epoch metrics).
+
+It tells a user without zoo what they need: the input contract, the epochs with their
+tags, and three ways to load the model that work as written (zoo, plain Keras from
+``hf://``, and ``hf download --revision epoch-N``)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from zoo.formats.manifest import Manifest
 _TASKS = {"classification": "image-classification", "detection": "object-detection"}
 
 
-def render(m: Manifest, *, task: str = "classification") -> str:
+def render(m: Manifest, *, task: str = "classification", model_module: str | None = None) -> str:
+    """The card of the commit that holds ``m``'s last epoch. ``model_module``: the module a
+    subclassed model's class must be imported from before Keras can rebuild it."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     task_type = _TASKS.get(task, task)
@@ -30,48 +36,82 @@ def render(m: Manifest, *, task: str = "classification") -> str:
     data = ModelCardData(
         library_name="keras",
         license=m.license,
-        tags=["zoo", "keras", "tensorflow", task_type, f"recipe:{m.recipe.name}"],
+        tags=["zoo", "keras", "tensorflow", task_type, f"recipe:{m.recipe.name}", f"epoch:{m.last_epoch}"],
         model_name=m.name,
         eval_results=results,
     )
+    return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + _body(m, model_module)))
+
+
+def _body(m: Manifest, model_module: str | None) -> str:
+    repo = m.hub.repo_id if m.hub else m.name
+    epoch = m.last_epoch
     metric_names = sorted({k for e in m.epochs for k in e.metrics})
-    header = "| epoch | | " + " | ".join(metric_names) + " | weights |"
-    rule = "|---:|---|" + "---:|" * len(metric_names) + "---|"
     rows = []
     for e in m.epochs:
-        mark = ", ".join(label for label, n in (("best", m.best_epoch), ("last", m.last_epoch)) if n == e.epoch)
+        mark = ", ".join(label for label, n in (("best", m.best_epoch), ("this commit", epoch)) if n == e.epoch)
         values = " | ".join(f"{e.metrics[k]:.4f}" if k in e.metrics else "-" for k in metric_names)
-        rows.append(f"| {e.epoch} | {mark} | {values} | `{e.weights.path}` |")
+        rows.append(f"| {e.epoch} | `epoch-{e.epoch}` | {mark} | {values} |")
     best = m.selection.get("best")
-    body = "\n".join(
+    spec = m.input
+    classes = ", ".join(m.classes) if m.classes else "(none)"
+    register = f"import {model_module}  # registers the model class with Keras\n" if model_module else ""
+    return "\n".join(
         [
-            f"# {m.name}",
+            f"# {m.name}: epoch {epoch}",
             "",
             m.description,
             "",
-            f"Recipe `{m.recipe.name}` v{m.recipe.version} (builder kwargs `{m.recipe.builder_kwargs}`), "
-            f"{m.compat.param_count:,} parameters, Keras {m.compat.keras}, TensorFlow {m.compat.tensorflow}. "
-            f"Trained on `{m.recipe.dataset.name}` with {m.recipe.train_config.optimizer} "
-            f"(lr {m.recipe.train_config.learning_rate}, batch {m.recipe.train_config.batch_size}, seed {m.recipe.train_config.seed}).",
+            f"This commit holds epoch {epoch} alone (tag `epoch-{epoch}`); every epoch is its own commit, and "
+            f"`main` points at the latest. Recipe `{m.recipe.name}` v{m.recipe.version}, {m.compat.param_count:,} parameters, "
+            f"Keras {m.compat.keras}, TensorFlow {m.compat.tensorflow}; trained on `{m.recipe.dataset.name}` with "
+            f"{m.recipe.train_config.optimizer} (lr {m.recipe.train_config.learning_rate}, batch {m.recipe.train_config.batch_size}, "
+            f"seed {m.recipe.train_config.seed}).",
+            "",
+            "## Input",
+            "",
+            f"- shape `{list(spec.shape)}` per example (add the batch dimension), dtype `{spec.dtype}`, values in `{list(spec.range)}`",
+            f"- {spec.preprocessing}",
+            f"- classes, in output order: {classes}",
             "",
             "## Epochs",
             "",
-            header,
-            rule,
+            "| epoch | revision | | " + " | ".join(metric_names) + " |",
+            "|---:|---|---|" + "---:|" * len(metric_names),
             *rows,
             "",
             f"Best epoch by `{best.metric}` ({best.mode}): {best.epoch}." if best else "",
             "",
             "## Use",
             "",
+            "With zoo (checks the architecture and every file's sha256):",
+            "",
             "```python",
             "import zoo",
-            f'model = zoo.load_pretrained("{m.name}", epoch={m.best_epoch or m.default_epoch})',
+            f'model = zoo.load_pretrained("{repo}", revision="epoch-{epoch}")',
             "```",
             "",
-            f"`zoo.json` is the manifest: every file's sha256 and size, the weights-layout and architecture "
-            f"fingerprints, and the metrics above. Each epoch is tagged `epoch-N`.",
+            "With plain Keras (the latest epoch, from `main`):",
+            "",
+            "```python",
+            "import keras",
+            f'{register}model = keras.saving.load_model("hf://{repo}")',
+            "```",
+            "",
+            "One epoch's files, then Keras:",
+            "",
+            "```bash",
+            f"hf download {repo} --revision epoch-{epoch} --local-dir {m.name}-e{epoch}",
+            "```",
+            "",
+            "```python",
+            "import keras",
+            f'{register}model = keras.saving.load_model("{m.name}-e{epoch}")  # config.json + model.weights.h5',
+            "```",
+            "",
+            "`zoo.json` is the manifest: every epoch with the commit that holds it, each file's sha256 and size, "
+            "the weights-layout and architecture fingerprints, and the metrics above. `resume.keras`, where present, "
+            "is the full model with its optimizer state, to continue training (`zoo train --from`).",
             "",
         ]
     )
-    return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + body))

@@ -19,6 +19,7 @@ from zoo.errors import (
     EntryNotFoundError,
     HubError,
     IntegrityError,
+    ManifestError,
     OfflineError,
     RepoNotFoundError,
     RevisionNotFoundError,
@@ -122,11 +123,14 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
 
 
 def remote_manifest(repo_id: str, revision: str | None = None) -> mf.Manifest:
-    """Read a repo's own ``zoo.json`` (untrusted) and pin it to the resolved commit."""
+    """Read a repo's own ``zoo.json`` (untrusted) at the resolved commit, every epoch
+    pinned to the commit that holds it (the one that does not say is this commit's)."""
     commit = resolve_commit(repo_id, revision)
-    path = download(repo_id, commit, MANIFEST_FILENAME)
-    manifest = mf.loads(path.read_bytes(), source=f"{repo_id}@{commit[:12]}/{MANIFEST_FILENAME}")
-    return manifest.replace(hub=mf.HubRef(repo_id=repo_id, revision=commit))
+    source = f"{repo_id}@{commit[:12]}/{MANIFEST_FILENAME}"
+    manifest = mf.loads(download(repo_id, commit, MANIFEST_FILENAME).read_bytes(), source=source).pinned(repo_id, commit)
+    if manifest.epoch_at(commit) is None:
+        raise ManifestError(f"{source}: no epoch is this commit's own (every epoch names another commit)", hint="The repo was not published by this zoo.")
+    return manifest
 
 
 # -- files ---------------------------------------------------------------------------------

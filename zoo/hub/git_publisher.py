@@ -53,46 +53,81 @@ def _git(repo: Path, *args: str, env: dict | None = None, input: str | None = No
     return proc.stdout.strip()
 
 
-def _init_repo(repo: Path) -> None:
-    repo.mkdir(parents=True, exist_ok=True)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "lfs", "install", "--local")
+class LocalRepo:
+    """One repo of a local hub, written as a chain of commits on ``main``.
+
+    ``commit`` builds each commit from a staged tree (weights go through the git-lfs clean
+    filter into ``.git/lfs/objects``) without moving any ref; ``finish`` then moves
+    ``main`` and every tag in ONE ``git update-ref --stdin`` transaction, so a reader, or
+    a process killed at any moment, sees the old state or the new one and never half."""
+
+    def __init__(self, hub_dir: Path, repo_id: str) -> None:
+        require_git_lfs()
+        self.repo = repo_dir(hub_dir, repo_id)
+        self.start = None  # nothing is created before the first commit
+        if (self.repo / ".git").is_dir():
+            verified = subprocess.run(["git", "-C", str(self.repo), "rev-parse", "-q", "--verify", "refs/heads/main^{commit}"], capture_output=True, text=True)
+            self.start = verified.stdout.strip() if verified.returncode == 0 else None
+        self.head = self.start
+        self._tags: dict[str, str] = {}
+        self._replacing = False
+
+    def read(self, path: str) -> bytes | None:
+        """A file of the pending head (``None`` when there is no head or no such file)."""
+        if self.head is None:
+            return None
+        proc = subprocess.run(["git", "-C", str(self.repo), "show", f"{self.head}:{path}"], capture_output=True)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def restart(self) -> None:
+        """Build the chain from nothing: ``finish`` replaces ``main``'s history and drops
+        every ``epoch-*`` tag it does not set again."""
+        self.head, self._replacing = None, True
+
+    def commit(self, staging: Path, message: str, *, delete: tuple[str, ...] = ()) -> str:
+        """A commit of exactly the staged tree on top of the pending head (what the head
+        holds and the stage does not, ``delete`` included, is gone); returns its sha."""
+        if not (self.repo / ".git").is_dir():
+            self.repo.mkdir(parents=True, exist_ok=True)
+            _git(self.repo, "init", "-q", "-b", "main")
+            _git(self.repo, "lfs", "install", "--local")
+        (staging / ".gitattributes").write_text(GITATTRIBUTES)
+        with tempfile.TemporaryDirectory(prefix="zoo-index-") as tmp:
+            index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            _git(self.repo, f"--work-tree={staging}", "add", "-A", ".", env=index)
+            tree = _git(self.repo, "write-tree", env=index)
+        dates = {}
+        if source_date_epoch() is not None:
+            stamp = f"{source_date_epoch()} +0000"
+            dates = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+        parents = ["-p", self.head] if self.head else []
+        self.head = _git(self.repo, "commit-tree", tree, *parents, "-m", message, env=dates)
+        return self.head
+
+    def tag(self, name: str, commit: str) -> None:
+        self._tags[name] = commit
+
+    def finish(self) -> None:
+        """Move ``main`` (if it checked out as expected) and the tags, all or nothing."""
+        zero = "0" * 40
+        lines = ["start"]
+        if self.head != self.start:
+            lines.append(f"update refs/heads/main {self.head} {self.start or zero}")
+        lines += [f"update refs/tags/{tag} {commit}" for tag, commit in self._tags.items()]
+        if self._replacing and self.head is not None:
+            stale = _git(self.repo, "for-each-ref", "--format=%(refname)", "refs/tags/epoch-*").split()
+            lines += [f"delete {ref}" for ref in stale if ref.removeprefix("refs/tags/") not in self._tags]
+        if len(lines) > 1:
+            _git(self.repo, "update-ref", "--stdin", input="\n".join([*lines, "prepare", "commit"]) + "\n")
+        self.start = self.head
 
 
-def publish_tree(staging: Path, hub_dir: Path, repo_id: str, *, tags: Iterable[str], message: str) -> str:
-    """Commit the staged tree to ``HUB_DIR/models/REPO_ID`` and tag it. Returns the commit sha.
-
-    An identical tree is a no-op: the current head is returned and nothing moves.
-    """
-    require_git_lfs()
-    repo = repo_dir(hub_dir, repo_id)
-    if not (repo / ".git").is_dir():
-        _init_repo(repo)
-    (staging / ".gitattributes").write_text(GITATTRIBUTES)
-    head = _git(repo, "rev-parse", "-q", "--verify", "refs/heads/main^{commit}") if _has_main(repo) else None
-
-    with tempfile.TemporaryDirectory(prefix="zoo-index-") as tmp:
-        index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        # `git add` runs the git-lfs clean filter: weights go to .git/lfs/objects, pointers to the tree.
-        _git(repo, f"--work-tree={staging}", "add", "-A", ".", env=index)
-        tree = _git(repo, "write-tree", env=index)
-    if head is not None and _git(repo, "rev-parse", f"{head}^{{tree}}") == tree:
-        return head
-
-    dates = {}
-    if source_date_epoch() is not None:
-        stamp = f"{source_date_epoch()} +0000"
-        dates = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-    parents = ["-p", head] if head else []
-    commit = _git(repo, "commit-tree", tree, *parents, "-m", message, env=dates)
-    zero = "0" * 40
-    lines = ["start", f"update refs/heads/main {commit} {head or zero}"]
-    lines += [f"update refs/tags/{tag} {commit}" for tag in tags]
-    lines += ["prepare", "commit"]
-    _git(repo, "update-ref", "--stdin", input="\n".join(lines) + "\n")
-    _git(repo, "reset", "-q", "--hard")  # keep the checked-out tree in step for humans and olah
+def publish_tree(staging: Path, hub_dir: Path, repo_id: str, *, tags: Iterable[str] = (), message: str = "publish") -> str:
+    """One commit of ``staging`` on ``main`` of ``HUB_DIR/models/REPO_ID``, with ``tags`` on
+    it (a repo built by hand: tests and benchmarks). Returns the commit sha."""
+    repo = LocalRepo(hub_dir, repo_id)
+    commit = repo.commit(staging, message)
+    for tag in tags:
+        repo.tag(tag, commit)
+    repo.finish()
     return commit
-
-
-def _has_main(repo: Path) -> bool:
-    return subprocess.run(["git", "-C", str(repo), "rev-parse", "-q", "--verify", "refs/heads/main"], capture_output=True).returncode == 0

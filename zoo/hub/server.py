@@ -160,8 +160,19 @@ class HubServer:
 
 
 def check_hub_dir(hub_dir: Path) -> None:
-    if not (Path(hub_dir) / MODELS).is_dir():
+    """A hub directory to serve: one with ``models/``, or a missing or empty one, which gets
+    the layout (it serves no models until a publish adds them, no restart needed)."""
+    hub_dir = Path(hub_dir)
+    if hub_dir.exists() and not hub_dir.is_dir():
+        raise UsageError(f"{hub_dir} is a file, not a hub directory", hint="Pass a directory: a new or empty one becomes a hub.")
+    try:
+        empty = not hub_dir.exists() or not any(hub_dir.iterdir())
+        if empty:
+            (hub_dir / MODELS).mkdir(parents=True, exist_ok=True)
+    except PermissionError as exc:
+        raise UsageError(f"{hub_dir} cannot be read or written ({exc.strerror})", hint="Pick a directory you own.") from None
+    if not (hub_dir / MODELS).is_dir():
         raise UsageError(
-            f"{hub_dir} is not a hub directory (it has no {MODELS}/ folder)",
-            hint="Publish a run into it first, with `hub_dir` pointing at it.",
+            f"{hub_dir} is not a hub directory: it holds other files and no {MODELS}/ folder",
+            hint="Pass an empty or new directory, or one that a publish with `hub_dir` wrote.",
         )

@@ -102,9 +102,9 @@ class Comparison:
         return visualize.draw_side_by_side(self.shown_image, panels, model.class_names, path)
 
 
-def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | None, *, split: str, show: Any) -> ModelComparison:
+def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | None, *, all_epochs: bool, split: str, show: Any) -> ModelComparison:
     manifest = source.manifest
-    entries = source.entries(epochs, all_epochs=epochs is None)
+    entries = source.default_entries() if epochs is None and not all_epochs else source.entries(epochs, all_epochs=all_epochs)
     recipe = compat.recipe_for(manifest.recipe)
     evaluate = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)
     evaluate.splits.get(split)  # refuse an unknown split before downloading anything
@@ -167,7 +167,7 @@ def compare(
         if recipe.detect is None:
             raise UsageError(f"`show` draws a detector's boxes; {recipe.name} is a {recipe.task} recipe", hint="Use 'zoo predict' for its top classes.")
         image = recipe.preprocess(load_image(Path(show)))
-    models = [_compare_one(s, epochs, split=split, show=image) for s in sources]
+    models = [_compare_one(s, epochs, all_epochs=all_epochs, split=split, show=image) for s in sources]
     measured_keys = sorted({k for m in models for e in m.epochs for k in e.measured})
     keys = measured_keys
     if metrics:

@@ -99,7 +99,7 @@ def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, for
     if isinstance(source, FileSource):
         raise UsageError(f"{name} is a model file already: export needs a published model or a run directory")
     manifest = source.manifest
-    entry = manifest.resolve_epoch(epoch)
+    entry = source.entry(epoch)
     recipe = compat.recipe_for(manifest.recipe)
     if fmt == "h5" and recipe.style == "subclassed":
         raise ExportError(

@@ -77,7 +77,7 @@ def load_pretrained(
         if compile and recipe is not None:
             get_recipe(recipe).compile(model)
         return model
-    return load_epoch(source, source.manifest.resolve_epoch(epoch), compile=compile)
+    return load_epoch(source, source.entry(epoch), compile=compile)
 
 
 def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: bool = False) -> Any:
@@ -109,7 +109,7 @@ def evaluate(name: str, epoch: int | str | None = None, revision: str | None = N
     source = resolve(name, revision)
     if isinstance(source, FileSource):
         raise UsageError(f"{name} is a model file: evaluate needs a published model or a run directory")
-    entry = source.manifest.resolve_epoch(epoch)
+    entry = source.entry(epoch)
     model = load_epoch(source, entry, compile=True)
     recipe = compat.recipe_for(source.manifest.recipe)
     measured = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)(model, [split])

@@ -57,7 +57,7 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
         raise UsageError(f"recipe {recipe.name} does not say how to prepare an image for prediction")
     pixels = [load_image(Path(p)) for p in images]
     batch = np.stack([recipe.preprocess(image) for image in pixels])
-    model = load_epoch(source, manifest.resolve_epoch(epoch))
+    model = load_epoch(source, source.entry(epoch))
     results = []
     if recipe.detect is not None:
         for i, (path, detections) in enumerate(zip(images, recipe.detect(model, batch))):

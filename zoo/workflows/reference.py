@@ -57,7 +57,9 @@ def build_reference_zoo(
     results = []
     for name in names:
         run = train_or_reuse(name, Path(runs_dir) / name, epochs, save_at, progress)
-        result = publish(run, f"{org}/{name}", hub_dir=hub_dir, manifests_dir=manifests_dir or bundled_manifests_dir())
+        # The reference zoo is what this code trains: a hub left by other code or another
+        # machine is started over (on the same machine the same commits come back).
+        result = publish(run, f"{org}/{name}", hub_dir=hub_dir, manifests_dir=manifests_dir or bundled_manifests_dir(), replace=True)
         results.append(result)
         if on_published:
             on_published(result)

@@ -1,10 +1,12 @@
 """Deterministic per-epoch training into a run directory, with exact resume.
 
-Run directory layout (a staged hub repo without its model card)::
+Run directory layout (each epoch directory is what its Hub commit holds at its root)::
 
-    RUN/zoo.json                        the run manifest (manifest v1, hub: null)
-    RUN/epochs/e010/model.weights.h5    weights only, what gets published
-    RUN/epochs/e010/resume.keras        full model with optimizer state
+    RUN/zoo.json                        the run manifest (manifest v2, hub: null)
+    RUN/epochs/e010/config.json         the model's Keras config   } a Keras model directory:
+    RUN/epochs/e010/metadata.json       Keras's and zoo's fields    } keras.saving.load_model
+    RUN/epochs/e010/model.weights.h5    weights only                } reads it as it is
+    RUN/epochs/e010/resume.keras        full model with optimizer state, to continue training
 
 Determinism (docs/design.md): Keras reuses one shuffle permutation every epoch under a
 fixed seed, and never saves the Dropout seed-generator state. So every epoch's batch
@@ -18,23 +20,38 @@ never records a half-written file and stays resumable.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable
 
 
 from zoo import compat
 from zoo.constants import MANIFEST_FILENAME
-from zoo.errors import ManifestError, RunDirError, UsageError
+from zoo.errors import ManifestError, RunDirError, UsageError, ZooError
 from zoo.fileio import atomic_path, sha256_file
 from zoo.formats import manifest as mf
-from zoo.formats.checkpoint import RESUME_FILENAME, WEIGHTS_FILENAME, load_resume_state, save_resume_state, save_weights
+from zoo.formats.checkpoint import (
+    CONFIG_FILENAME,
+    METADATA_FILENAME,
+    RESUME_FILENAME,
+    WEIGHTS_FILENAME,
+    load_resume_state,
+    save_metadata,
+    save_model_config,
+    save_resume_state,
+    save_weights,
+)
 from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
 from zoo.resolve import FileSource, resolve, split_epoch
 from zoo.workflows.evaluation import SplitEvaluator
+from zoo.workflows.publishing import BackgroundPublisher, PublishResult
+
+
+EPOCH_ROLES = ("weights", "config", "metadata", "resume")
 
 
 def epoch_dir(epoch: int) -> str:
@@ -46,9 +63,11 @@ class TrainResult:
     run_dir: Path
     manifest: mf.Manifest
     trained_epochs: list[int]
+    published: PublishResult | None = None  # with ``publish``: where the Hub stands now
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_dir": str(self.run_dir), "trained_epochs": self.trained_epochs, "manifest": self.manifest.to_dict()}
+        return {"run_dir": str(self.run_dir), "trained_epochs": self.trained_epochs, "manifest": self.manifest.to_dict(),
+                "published": self.published.to_dict() if self.published else None}
 
 
 def plan_save_at(save_at: Iterable[int] | None, epochs: int, recipe: Recipe) -> list[int]:
@@ -68,11 +87,16 @@ def train(
     resume: bool = False,
     start_from: str | None = None,
     progress: bool = True,
-    on_epoch_saved: Callable[[mf.EpochEntry], None] | None = None,
+    publish: str | None = None,
+    hub_dir: Path | str | None = None,
 ) -> TrainResult:
     """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``.
 
-    ``start_from="NAME@EPOCH"`` continues from a published epoch's resume state instead of
+    ``publish="ORG/NAME"`` publishes each saved epoch while training goes on (to the local
+    hub ``hub_dir``, else to HF_ENDPOINT), one commit and tag per epoch; a resumed run first
+    publishes what the Hub lacks. A run killed at any moment leaves the Hub at a complete epoch.
+
+    ``start_from="NAME@EPOCH"`` (or ``"hf://ORG/NAME@epoch-N"``) continues from a published epoch's resume state instead of
     from scratch; on the same machine it reproduces the published later epochs bit for bit."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     epochs = recipe.train.epochs if epochs is None else epochs
@@ -96,6 +120,10 @@ def train(
     previous: mf.Manifest | None = None
     if resume:
         previous = _check_resumable(run_dir, recipe)
+        if previous.last_epoch >= epochs and publish is not None:  # trained, not all published: finish that
+            publisher = BackgroundPublisher(run_dir, publish, hub_dir=hub_dir)
+            publisher.submit()
+            return TrainResult(run_dir=run_dir, manifest=previous, trained_epochs=[], published=publisher.close())
         if previous.last_epoch >= epochs:
             raise UsageError(
                 f"{run_dir} already holds epoch {previous.last_epoch}; nothing to do for `epochs={epochs}`",
@@ -111,6 +139,7 @@ def train(
             hint="Continue that run with `resume=True`, or choose another `out`.",
         )
 
+    publisher = BackgroundPublisher(run_dir, publish, hub_dir=hub_dir) if publish is not None else None
     base = _base_manifest(recipe, model, epochs, previous)
     entries = list(previous.epochs) if previous else []
     start = previous.last_epoch if previous else 0
@@ -123,24 +152,32 @@ def train(
 
     bar = tqdm(desc=recipe.name, unit="epoch", initial=start, total=epochs, disable=not progress)
     trained = []
-    # One fit call per stretch between saves: a fit call per epoch would rebuild and
-    # retrace the input pipeline every epoch (about 0.2 s each here).
-    for stop in [e for e in saves if e > start]:
-        callback = _epoch_start_callback(seed_states, seed, bar, trained)
-        model.fit(
-            _epoch_batches(x_train, y_train, seed, range(start + 1, stop + 1), recipe.train.batch_size),
-            initial_epoch=start, epochs=stop, steps_per_epoch=-(-len(x_train) // recipe.train.batch_size),
-            callbacks=[callback], shuffle=False, verbose=0,
-        )
-        start = stop
-        entry = _save_epoch(model, evaluate, run_dir, stop)
-        entries.append(entry)
-        manifest = _with_epochs(base, recipe, entries)
-        mf.write(manifest, manifest_path)
-        if on_epoch_saved:
-            on_epoch_saved(entry)
-    bar.close()
-    return TrainResult(run_dir=run_dir, manifest=mf.load(manifest_path), trained_epochs=trained)
+    try:
+        if publisher is not None and entries:
+            publisher.submit()  # a resumed run: first what the Hub lacks
+        # One fit call per stretch between saves: a fit call per epoch would rebuild and
+        # retrace the input pipeline every epoch (about 0.2 s each here).
+        for stop in [e for e in saves if e > start]:
+            callback = _epoch_start_callback(seed_states, seed, bar, trained)
+            model.fit(
+                _epoch_batches(x_train, y_train, seed, range(start + 1, stop + 1), recipe.train.batch_size),
+                initial_epoch=start, epochs=stop, steps_per_epoch=-(-len(x_train) // recipe.train.batch_size),
+                callbacks=[callback], shuffle=False, verbose=0,
+            )
+            start = stop
+            entries.append(_save_epoch(model, recipe, evaluate, run_dir, stop))
+            mf.write(base.with_epochs(entries, metric=recipe.selection_metric, mode=recipe.selection_mode), manifest_path)
+            if publisher is not None:
+                publisher.submit()
+    except BaseException:
+        if publisher is not None:
+            with contextlib.suppress(ZooError):  # the run's own failure is the one to report
+                publisher.close()
+        raise
+    finally:
+        bar.close()
+    published = publisher.close() if publisher is not None else None
+    return TrainResult(run_dir=run_dir, manifest=mf.load(manifest_path), trained_epochs=trained, published=published)
 
 
 def _epoch_batches(x: Any, y: Any, seed: int, epochs: Iterable[int], batch_size: int) -> Any:
@@ -177,16 +214,24 @@ def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list)
     return EpochStart()
 
 
-def _save_epoch(model: Any, evaluate: SplitEvaluator, run_dir: Path, epoch: int) -> mf.EpochEntry:
+def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: Path, epoch: int) -> mf.EpochEntry:
+    """Write one epoch's directory (a Keras model directory plus the resume state) and
+    return its manifest entry; the caller records it in ``zoo.json`` last."""
     rel = epoch_dir(epoch)
-    weights, resume_state = run_dir / rel / WEIGHTS_FILENAME, run_dir / rel / RESUME_FILENAME
-    save_weights(model, weights)
-    save_resume_state(model, resume_state)
-    files = (
-        mf.FileEntry(path=f"{rel}/{WEIGHTS_FILENAME}", sha256=sha256_file(weights), size=weights.stat().st_size, role="weights"),
-        mf.FileEntry(path=f"{rel}/{RESUME_FILENAME}", sha256=sha256_file(resume_state), size=resume_state.stat().st_size, role="resume", optional=True),
+    save_model_config(model, run_dir / rel / CONFIG_FILENAME)
+    save_metadata(run_dir / rel / METADATA_FILENAME, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
+    save_weights(model, run_dir / rel / WEIGHTS_FILENAME)
+    save_resume_state(model, run_dir / rel / RESUME_FILENAME)
+    files = tuple(
+        _file_entry(run_dir, f"{rel}/{filename}", role)
+        for filename, role in ((WEIGHTS_FILENAME, "weights"), (CONFIG_FILENAME, "config"), (METADATA_FILENAME, "metadata"), (RESUME_FILENAME, "resume"))
     )
     return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate(model), created_at=mf.utc_now())
+
+
+def _file_entry(run_dir: Path, rel: str, role: str) -> mf.FileEntry:
+    path = run_dir / rel
+    return mf.FileEntry(path=rel, sha256=sha256_file(path), size=path.stat().st_size, role=role, optional=role == "resume")
 
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
@@ -201,10 +246,11 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
             name=recipe.name,
             version=recipe.version,
             builder_kwargs=recipe.builder_kwargs,
-            input_shape=recipe.input_shape,
             dataset=mf.Dataset(name=recipe.dataset.name, splits=dict(recipe.dataset.splits)),
             train_config=mf.TrainConfig(**{**recipe.train.__dict__, "epochs": epochs}),
         ),
+        input=recipe.input,
+        classes=tuple(recipe.class_names),
         compat=mf.Compat(
             format=mf.WEIGHTS_FORMAT,
             keras=keras.__version__,
@@ -217,17 +263,6 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
         default_epoch=1,
         selection={},
     )
-
-
-def _with_epochs(base: mf.Manifest, recipe: Recipe, entries: list[mf.EpochEntry]) -> mf.Manifest:
-    """Fill in the epochs, the default (last) epoch and the best one by the recipe's metric."""
-    scored = [e for e in entries if recipe.selection_metric in e.metrics]
-    selection = {}
-    if scored:
-        pick = max if recipe.selection_mode == "max" else min
-        best = pick(scored, key=lambda e: e.metrics[recipe.selection_metric])
-        selection["best"] = mf.Selection(metric=recipe.selection_metric, mode=recipe.selection_mode, epoch=best.epoch)
-    return base.replace(epochs=tuple(entries), default_epoch=entries[-1].epoch, selection=selection)
 
 
 def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
@@ -252,23 +287,23 @@ def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
 
 def seed_run_from(reference: str, recipe: Recipe, run_dir: Path) -> None:
     """Lay a published epoch (``NAME@EPOCH``) into an empty run dir as its first, verified epoch."""
-    name, epoch = split_epoch(reference)
-    if epoch is None:
-        raise UsageError(f"`start_from` takes NAME@EPOCH (e.g. {recipe.name}@50), got {reference!r}")
+    name, epoch = split_epoch(reference)  # NAME@50; hf://ORG/NAME@epoch-50 selects its epoch itself
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(f"{run_dir} is not empty", hint="`start_from` starts a new run: choose an empty `out`.")
     source = resolve(name)
     if isinstance(source, FileSource):
         raise UsageError(f"{name} is a model file: `start_from` needs a published epoch with its resume state")
     published = source.manifest
-    entry = published.resolve_epoch(epoch)
+    entry = source.entry(epoch)
     compat.check_same_recipe(published.recipe, recipe)
     if entry.file("resume") is None:
         raise UsageError(f"{name} epoch {entry.epoch} was published without its resume state (optimizer)", hint="Pick an epoch published with one ('zoo info' lists them).")
-    for f in source.files([entry], roles=("weights", "resume")):
-        with atomic_path(run_dir / f.path_in_repo) as tmp:
+    files = []
+    for f in source.files([entry], roles=EPOCH_ROLES):
+        rel = f"{epoch_dir(entry.epoch)}/{PurePosixPath(f.path_in_repo).name}"
+        with atomic_path(run_dir / rel) as tmp:
             shutil.copyfile(f.local_path, tmp)
-    files = tuple(f for f in entry.files if f.role in ("weights", "resume"))
-    first = mf.EpochEntry(entry.epoch, files, entry.metrics, entry.created_at)
-    best = {"best": mf.Selection(recipe.selection_metric, recipe.selection_mode, entry.epoch)} if recipe.selection_metric in entry.metrics else {}
-    mf.write(published.replace(hub=None, epochs=(first,), default_epoch=entry.epoch, selection=best), run_dir / MANIFEST_FILENAME)
+        files.append(_file_entry(run_dir, rel, f.role))
+    first = mf.EpochEntry(entry.epoch, tuple(files), entry.metrics, entry.created_at)
+    seeded = published.replace(hub=None).with_epochs([first], metric=recipe.selection_metric, mode=recipe.selection_mode)
+    mf.write(seeded, run_dir / MANIFEST_FILENAME)
