@@ -49,7 +49,7 @@ def test_a_commit_sha_that_is_a_path_is_refused_and_writes_nothing(liar, tmp_pat
 def test_a_file_answer_whose_headers_are_paths_is_refused(header, liar, tmp_path):
     evil, target = _traversal(tmp_path)
     value = str(target) if header != "X-Repo-Commit" else evil
-    liar.on(r"/resolve/", set_header(header, value), method="HEAD")
+    liar.on(r"/resolve/", set_header(header, value))
     before = _outside_the_cache(tmp_path)
     with pytest.raises(zoo.UntrustedResponseError):
         zoo.fetch("digits-mlp", 1)  # a bundled name: pinned to a commit, no revision lookup
@@ -59,7 +59,7 @@ def test_a_file_answer_whose_headers_are_paths_is_refused(header, liar, tmp_path
 
 def test_a_file_answered_from_another_commit_than_the_pinned_one_is_refused(liar, tmp_path):
     pinned = mf.load(user_manifests_dir() / "digits-mlp.json").epochs[0].commit  # epoch 1's own commit
-    liar.on(r"/resolve/", set_header("X-Repo-Commit", "f" * 40 if pinned != "f" * 40 else "e" * 40), method="HEAD")
+    liar.on(r"/resolve/", set_header("X-Repo-Commit", "f" * 40 if pinned != "f" * 40 else "e" * 40))
     with pytest.raises(zoo.UntrustedResponseError) as info:
         zoo.fetch("digits-mlp", 1)
     assert pinned in str(info.value)

@@ -60,11 +60,15 @@ def test_corrupted_bytes_on_the_hub_are_refused_then_recovered(damage, hub, hub_
         bad = bytearray(_lfs_object(hub_dir, "zoo/digits-mlp", m.epochs[1].weights.sha256).read_bytes())
     try:
         obj.write_bytes(bytes(bad))
-        with pytest.raises(zoo.IntegrityError) as info:
-            zoo.load_pretrained("digits-mlp", epoch=1)
-        err = info.value
-        assert err.path == entry.path and entry.path in str(err)
-        assert entry.sha256 in str(err) or f"{entry.size} bytes" in str(err)
+        if damage == "truncated":  # the hub itself sees the object is short and says so
+            with pytest.raises(zoo.EntryNotFoundError, match="LFS object missing on the server"):
+                zoo.load_pretrained("digits-mlp", epoch=1)
+        else:
+            with pytest.raises(zoo.IntegrityError) as info:
+                zoo.load_pretrained("digits-mlp", epoch=1)
+            err = info.value
+            assert err.path == entry.path and entry.path in str(err)
+            assert entry.sha256 in str(err) or f"{entry.size} bytes" in str(err)
     finally:
         obj.write_bytes(good)  # the hub is fixed
     model = zoo.load_pretrained("digits-mlp", epoch=1)  # no manual cache cleaning

@@ -15,6 +15,7 @@ questions, in this order, and get the same answers (``ArchitectureMismatchError`
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -94,4 +95,13 @@ def check_layout(model: Any, path: Path, *, what: str | None = None, expected_sh
 def load_checked(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> Any:
     """``check_layout``, then Keras loads the weights. Returns the model."""
     check_layout(model, path, what=what, expected_sha256=expected_sha256)
-    return checkpoint.read_weights(model, path, what=what)
+    checkpoint.read_weights(model, path, what=what)
+    bad = checkpoint.non_finite_variables(model)
+    if bad:  # published files are checked; a run directory or a local file may not be
+        warnings.warn(f"{what or path}: {len(bad)} weight(s) hold NaN or infinity ({', '.join(bad[:3])}): the model's outputs will be too",
+                      NonFiniteWeightsWarning, stacklevel=2)
+    return model
+
+
+class NonFiniteWeightsWarning(RuntimeWarning):
+    """Loaded weights hold NaN or infinity (``NonFiniteWeightsError`` refuses them at publish)."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse
+
+from zoo.errors import UsageError
 
 # Fixed before TensorFlow is first imported: the oneDNN switch changes results at
 # the bit level, and the log level hides the CUDA/oneDNN banners (docs/design.md).
@@ -45,7 +48,39 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def hf_endpoint() -> str:
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    """HF_ENDPOINT, checked before huggingface_hub reads it (a bad one fails its import)."""
+    endpoint = (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+    try:
+        url = urlparse(endpoint)
+        valid = url.scheme in ("http", "https") and bool(url.hostname) and (url.port is None or 0 < url.port)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"HF_ENDPOINT={endpoint!r} is not a Hub address",
+            hint="Give a URL with its scheme, host and port, e.g. HF_ENDPOINT=http://127.0.0.1:8080 (zoo hub serve prints one).",
+        )
+    return endpoint
+
+
+def _seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 10**7:
+        raise UsageError(f"{name}={value!r} is not a number of seconds", hint=f"Give a positive number, e.g. {name}={default:g}.")
+    return seconds
+
+
+def hub_timeouts() -> tuple[float, float, float]:
+    """(connect, read, deadline) in seconds for talking to a Hub: each connect, each read
+    of an answer, and one command's whole conversation. ZOO_HUB_CONNECT_TIMEOUT (10),
+    ZOO_HUB_READ_TIMEOUT (30), ZOO_HUB_DEADLINE (3600)."""
+    return _seconds("ZOO_HUB_CONNECT_TIMEOUT", 10.0), _seconds("ZOO_HUB_READ_TIMEOUT", 30.0), _seconds("ZOO_HUB_DEADLINE", 3600.0)
 
 
 def hf_offline() -> bool:

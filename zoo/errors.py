@@ -86,6 +86,22 @@ class OfflineError(HubError):
 
 
 
+class HubTimeoutError(HubError):
+    """The Hub did not answer, or not fast enough, within the timeouts and the deadline."""
+
+
+class HubServerError(HubError):
+    """The Hub answered with a server error (5xx): not retried, said at once."""
+
+
+class HubRateLimitedError(HubError):
+    """The Hub answered 429: too many requests (its Retry-After is shown, not slept)."""
+
+
+class HubAuthError(HubError):
+    """The Hub refused the credentials (401/403): no token, a wrong one, or no access."""
+
+
 class UntrustedResponseError(HubError):
     """The Hub sent a value zoo refuses to use: a commit, hash or size that is not well formed."""
 
@@ -109,6 +125,20 @@ class FileFormatError(ZooError):
 
 class UnsafeFileError(FileFormatError):
     """A model file would run stored code (a Lambda layer) and the user did not opt in."""
+
+
+class ExternalDataError(UnsafeFileError):
+    """A weights file points outside itself: a soft or external link, a virtual dataset, or
+    external raw storage. Keras would follow or half-load them; zoo refuses the file."""
+
+
+class CompressedDataError(UnsafeFileError):
+    """A weights file whose datasets are chunked, filtered or larger on disk than their shapes:
+    Keras writes none of that, and a decompression bomb hides there."""
+
+
+class NonFiniteWeightsError(FileFormatError):
+    """Weights holding NaN or infinity: refused at publish time, reported at load time."""
 
 
 class ExportError(ZooError):

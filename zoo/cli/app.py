@@ -36,7 +36,7 @@ app = typer.Typer(
 
 # API parameter -> the flag that sets it, for messages the API raises.
 FLAGS = {
-    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "publish": "--publish", "epoch": "--epoch", "epochs": "--epochs", "force": "--force", "fmt": "--format", "hub_dir": "--hub-dir", "port": "--port",
+    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "publish": "--publish", "epoch": "--epoch", "epochs": "--epochs", "force": "--force", "fmt": "--format", "hub_dir": "--hub-dir", "port": "--port", "token_file": "--token-file",
     "include_resume": "--with-resume", "manifests_dir": "--manifests-dir", "name": "--name", "out": "--out",
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
@@ -340,16 +340,18 @@ app.add_typer(hub_app, name="hub")
 @handle_errors()
 def hub_serve_command(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Hub directory (default: $ZOO_HUB_DIR or ~/.local/share/zoo/hub)."),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port on 127.0.0.1 (default: a free one)."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default: a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; other than loopback needs --token-file."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="A file (chmod 600) holding the read token every request must carry (HF_TOKEN)."),
 ) -> None:
-    """Serve a local hub directory with olah (offline) until interrupted."""
+    """Serve a local hub directory with olah (offline) until interrupted; a new or empty directory serves no models until one is published."""
 
     def ready(server: HubServer) -> None:
         sys.stdout.write(f"HF_ENDPOINT={server.endpoint}\n")
         sys.stdout.flush()
         _console(stderr=True).print(f"serving {server.hub_dir} (Ctrl-C to stop); use: export HF_ENDPOINT={server.endpoint}", soft_wrap=True)
 
-    HubServer(directory or default_hub_dir(), port).serve_until_stopped(ready)
+    HubServer(directory or default_hub_dir(), port, host=host, token_file=token_file).serve_until_stopped(ready)
 
 
 @hub_app.command("build")

@@ -25,6 +25,13 @@ EXIT_CODES: dict[type[e.ZooError], int] = {
     e.ReproducibilityError: 17,
     e.ExportError: 18,
     e.UntrustedResponseError: 19,
+    e.HubTimeoutError: 20,
+    e.HubServerError: 21,
+    e.HubRateLimitedError: 22,
+    e.HubAuthError: 23,
+    e.ExternalDataError: 24,
+    e.CompressedDataError: 25,
+    e.NonFiniteWeightsError: 26,
 }
 INTERRUPTED = 130
 

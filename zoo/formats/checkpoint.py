@@ -128,6 +128,30 @@ def read_weights(model: Any, path: Path, *, what: str | None = None) -> Any:
     return model
 
 
+def non_finite_datasets(path: Path) -> list[str]:
+    """The datasets of a weights file (read one at a time) that hold NaN or infinity."""
+    import h5py
+    import numpy as np
+
+    found: list[str] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.isfinite(obj[()]).all():
+            found.append(name)
+
+    with h5py.File(path, "r") as h5:
+        h5.visititems(visit)
+    return found
+
+
+def non_finite_variables(model: Any) -> list[str]:
+    """The model's float variables that hold NaN or infinity (checked where they are)."""
+    from zoo.tf import keras
+
+    ops = keras.ops
+    return [v.path for v in model.weights if "float" in str(v.dtype) and not bool(ops.all(ops.isfinite(v.value)))]
+
+
 # -- files from outside the zoo ----------------------------------------------------------
 def is_legacy_h5_weights(path: Path) -> bool:
     """A Keras-2 style HDF5 weights file: top-level ``layer_names``, one group per layer."""

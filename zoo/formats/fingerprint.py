@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Union
 
-from zoo.errors import FileFormatError
+from zoo.errors import CompressedDataError, ExternalDataError, FileFormatError
 from zoo.formats import keras_internals
 
 Layout = dict[str, tuple[tuple[int, ...], str]]
@@ -29,19 +29,34 @@ def _sha256_json(obj: Any) -> str:
 
 
 def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
-    """Map each weight dataset in a Keras 3 weights file to ``(shape, dtype)``."""
+    """Map each weight dataset in a Keras 3 weights file to ``(shape, dtype)``, refusing
+    anything that is not plain Keras weights before Keras reads a byte of it: links that
+    leave the file, virtual datasets, external storage (``ExternalDataError``), chunked or
+    filtered datasets or ones larger on disk than their shape (``CompressedDataError``, a
+    decompression bomb's hiding place), and non-numeric data. Every object is checked,
+    the optimizer's included; only the layout leaves the optimizer out."""
     import h5py
 
     layout: Layout = {}
+    what = source if not isinstance(source, io.BytesIO) else "weights"
     try:
         with h5py.File(source, "r") as h5:
             fid = h5.id
 
+            def link(name: str, target: Any) -> None:
+                if not isinstance(target, h5py.HardLink):
+                    raise ExternalDataError(f"{what}: {name} is a {type(target).__name__}: a weights file must hold its data itself",
+                                            hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")
+
+            h5.visititems_links(link)
+
             def visit(raw: bytes, info: Any) -> None:  # h5py's low-level walk: no object per group
                 name = raw.decode()
-                if info.type == h5py.h5o.TYPE_DATASET and name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
+                if info.type == h5py.h5o.TYPE_DATASET:
                     dataset = h5py.h5d.open(fid, raw)
-                    layout[name] = (tuple(int(d) for d in dataset.shape), str(dataset.dtype))
+                    _check_dataset(what, name, dataset)
+                    if name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
+                        layout[name] = (tuple(int(d) for d in dataset.shape), str(dataset.dtype))
 
             h5py.h5o.visit(fid, visit, info=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -50,6 +65,25 @@ def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
             hint="The file is truncated, corrupted, or not a Keras weights file. Fetch it again or re-export it.",
         ) from None
     return layout
+
+
+def _check_dataset(what: Any, name: str, dataset: Any) -> None:
+    import h5py
+    import numpy as np
+
+    plist = dataset.get_create_plist()
+    layout = plist.get_layout()
+    if layout == h5py.h5d.VIRTUAL or plist.get_external_count():
+        raise ExternalDataError(f"{what}: dataset {name} keeps its data outside the file (virtual or external storage)",
+                                hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")
+    if layout == h5py.h5d.CHUNKED or plist.get_nfilters():
+        raise CompressedDataError(f"{what}: dataset {name} is chunked or compressed, which Keras never writes",
+                                  hint="Nothing was loaded: such a dataset can hide a decompression bomb. Re-save the weights with Keras.")
+    if dataset.dtype.kind not in "fiub":
+        raise FileFormatError(f"{what}: dataset {name} holds {dataset.dtype}, not numbers")
+    expected = int(np.prod(dataset.shape, dtype=np.int64)) * dataset.dtype.itemsize
+    if dataset.get_storage_size() > expected:
+        raise CompressedDataError(f"{what}: dataset {name} takes {dataset.get_storage_size():,} bytes on disk for {expected:,} bytes of data")
 
 
 def layout_sha256(layout: Layout) -> str:

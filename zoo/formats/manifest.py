@@ -27,6 +27,10 @@ from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageE
 from zoo.fileio import atomic_write_bytes
 
 SCHEMA_VERSION = 2
+# Limits a manifest must keep, checked before it is parsed (and by the schema).
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_EPOCHS = 10_000
 WEIGHTS_FORMAT = "keras.weights.h5"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -304,6 +308,7 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
             f"{source}: unknown schema_version {version!r} (this zoo reads version {SCHEMA_VERSION})",
             hint="Upgrade zoo if the manifest is newer, or republish it.",
         )
+    _check_depth(data, source)
     _check_paths_first(data, source)
     errors = [] if schema_checked else sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -342,6 +347,17 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
         selection={k: Selection(**v) for k, v in data["selection"].items()},
         epochs=tuple(epochs),
     )
+
+
+def _check_depth(data: Any, source: str) -> None:
+    """The in-memory twin of ``check_size``'s nesting limit, without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ManifestError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels is not a manifest")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 def _check_paths_first(data: dict, source: str) -> None:
@@ -385,8 +401,34 @@ def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> Non
 _SCHEMA_VALID_TEXTS: dict[bytes, None] = {}
 
 
+def check_size(text: bytes, source: str) -> None:
+    """Refuse, before parsing, a manifest too large or nested too deep to be one: a hostile
+    one could cost gigabytes, minutes or a RecursionError (limits in docs/reliability.md)."""
+    if len(text) > MAX_BYTES:
+        raise ManifestError(f"{source}: {len(text):,} bytes is larger than a manifest may be ({MAX_BYTES:,})")
+    depth, deepest, in_string, escaped = 0, 0, False, False
+    for byte in text:  # brackets outside strings
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                raise ManifestError(f"{source}: JSON nested deeper than {MAX_DEPTH} levels is not a manifest")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+
+
 def loads(text: str | bytes, *, source: str = "manifest") -> Manifest:
     key = text.encode() if isinstance(text, str) else bytes(text)
+    check_size(key, source)
     try:
         data = json.loads(key)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -41,7 +41,7 @@ class RemoteRepo:
         if self.head is None:
             return None
         try:
-            return client.download(self.repo_id, self.head, path).read_bytes()
+            return client.read_small(self.repo_id, self.head, path)
         except HubError:
             return None
 

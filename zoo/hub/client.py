@@ -1,5 +1,5 @@
 """The download client: resolve a revision to a commit, read a repo's manifest, fetch and
-verify files, all through huggingface_hub into the standard HF cache.
+verify files, into the standard HF cache (``download.py`` writes it).
 
 HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE and HF_TOKEN are read at call time.
 Every file is checked against its manifest entry each time it is handed out; a bad
@@ -10,26 +10,28 @@ copy is evicted from the cache so it is never handed out again. Every request ru
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Callable, TypeVar
 
-from zoo.constants import MANIFEST_FILENAME, hf_endpoint, hf_hub_cache, hf_offline, hf_token
+from zoo.constants import MANIFEST_FILENAME, hf_endpoint, hf_offline, hf_token
 from zoo.errors import (
     EntryNotFoundError,
     HubError,
+    HubTimeoutError,
     IntegrityError,
     ManifestError,
     OfflineError,
     RepoNotFoundError,
     RevisionNotFoundError,
-    UntrustedResponseError,
     UsageError,
+    ZooError,
 )
 from zoo.formats import manifest as mf
+from zoo.hub import download
 from zoo.hub.session import check_commit, hub_session, redact
 from zoo.integrity import verify_file
 
+T = TypeVar("T")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}")
 
@@ -44,25 +46,21 @@ def check_revision(revision: str) -> str:
     return revision
 
 
-# -- errors and reachability ------------------------------------------------------------
-def _check_reachable(endpoint: str, timeout: float = 0.5) -> None:
-    """Fail at once when nothing listens at the endpoint (huggingface_hub would retry ~23 s)."""
-    url = urlparse(endpoint)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname, port), timeout=timeout).close()
-    except OSError as exc:
-        raise OfflineError(
-            f"cannot reach the Hub at {redact(endpoint)} ({exc.strerror or exc}) and the file is not in the cache",
-            hint="Start the hub ('zoo hub serve') or fix HF_ENDPOINT; files fetched earlier load offline with HF_HUB_OFFLINE=1.",
-        ) from None
-
-
+# -- errors ------------------------------------------------------------------------------
 def _translate(exc: Exception, repo_id: str, revision: str, filename: str | None = None) -> HubError:
     """Map huggingface_hub's errors to ours. A local olah answers 'repo not found' for a
     missing file or revision too, so ask once more which of the three it is."""
+    import httpx2
     from huggingface_hub import errors as hf
 
+    if isinstance(exc, httpx2.TimeoutException):
+        return HubTimeoutError(f"{repo_id}@{revision}: the Hub at {redact(hf_endpoint())} did not answer in time ({exc.__class__.__name__})",
+                               hint="Check the server, or raise ZOO_HUB_CONNECT_TIMEOUT / ZOO_HUB_READ_TIMEOUT (seconds).")
+    if isinstance(exc, httpx2.TransportError):
+        return OfflineError(
+            f"cannot reach the Hub at {redact(hf_endpoint())} ({_cause(exc)}) and {filename or 'the file'} is not in the cache",
+            hint="Start the hub ('zoo hub serve') or fix HF_ENDPOINT; files fetched earlier load offline with HF_HUB_OFFLINE=1.",
+        )
     if isinstance(exc, (hf.OfflineModeIsEnabled, hf.LocalEntryNotFoundError)):
         return OfflineError(
             f"{repo_id}@{revision}: {filename or 'the file'} is not in the cache and HF_HUB_OFFLINE is set"
@@ -87,6 +85,12 @@ def _translate(exc: Exception, repo_id: str, revision: str, filename: str | None
     return HubError(redact(f"{repo_id}@{revision}: {exc.__class__.__name__}: {text}"))
 
 
+def _cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return redact(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+
+
 def _exists(repo_id: str, revision: str) -> bool:
     from huggingface_hub import HfApi
 
@@ -109,13 +113,13 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
             f"{repo_id}@{revision}: a branch or tag needs the Hub, and HF_HUB_OFFLINE is set",
             hint="Pin a full commit sha (hf://ORG/NAME@SHA), or use a bundled model name.",
         )
-    _check_reachable(hf_endpoint())
+    hf_endpoint()
     from huggingface_hub import HfApi
 
     try:
         with hub_session():
             sha = HfApi(endpoint=hf_endpoint(), token=hf_token()).model_info(repo_id, revision=revision).sha
-    except UntrustedResponseError:
+    except HubError:
         raise
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise _translate(exc, repo_id, revision) from None
@@ -127,60 +131,47 @@ def remote_manifest(repo_id: str, revision: str | None = None) -> mf.Manifest:
     pinned to the commit that holds it (the one that does not say is this commit's)."""
     commit = resolve_commit(repo_id, revision)
     source = f"{repo_id}@{commit[:12]}/{MANIFEST_FILENAME}"
-    manifest = mf.loads(download(repo_id, commit, MANIFEST_FILENAME).read_bytes(), source=source).pinned(repo_id, commit)
+    text = read_small(repo_id, commit, MANIFEST_FILENAME)
+    manifest = mf.loads(text, source=source).pinned(repo_id, commit)
     if manifest.epoch_at(commit) is None:
         raise ManifestError(f"{source}: no epoch is this commit's own (every epoch names another commit)", hint="The repo was not published by this zoo.")
     return manifest
 
 
 # -- files ---------------------------------------------------------------------------------
+def read_small(repo_id: str, commit: str, filename: str, *, limit: int = mf.MAX_BYTES) -> bytes:
+    """A small file of the repo at ``commit`` (from the cache when there), at most ``limit`` bytes."""
+    return _fetching(repo_id, commit, filename, lambda: download.read_small(repo_id, commit, filename, limit=limit))
+
+
 def is_cached(repo_id: str, commit: str, filename: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(repo_id, filename, revision=commit, cache_dir=hf_hub_cache()), str)
+    return download.cached(repo_id, commit, filename) is not None
 
 
-def download(repo_id: str, commit: str, filename: str) -> Path:
-    """One file at a pinned commit, from the cache when there, else from the Hub."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-
-    mf.check_relpath(filename)
-    cached = try_to_load_from_cache(repo_id, filename, revision=commit, cache_dir=hf_hub_cache())
-    if isinstance(cached, str):
-        return Path(cached)
-    if hf_offline():
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
-        raise _translate(LocalEntryNotFoundError("offline"), repo_id, commit, filename)
-    _check_reachable(hf_endpoint())
+def _fetching(repo_id: str, commit: str, filename: str, get: Callable[[], T]) -> T:
+    """``get()`` a file: at once from the cache, else from the Hub unless offline; every
+    failure becomes an error of zoo's hierarchy."""
+    if download.cached(repo_id, commit, filename) is None and hf_offline():
+        raise OfflineError(
+            f"{repo_id}@{commit[:12]}: {filename} is not in the cache and HF_HUB_OFFLINE is set",
+            hint="Fetch it once while the Hub is reachable (unset HF_HUB_OFFLINE), or pick an epoch you fetched before.",
+        )
     try:
-        with hub_session():
-            path = hf_hub_download(repo_id, filename, revision=commit, endpoint=hf_endpoint(), token=hf_token(), cache_dir=hf_hub_cache())
-    except UntrustedResponseError:
+        return get()
+    except ZooError:
         raise
     except Exception as exc:  # noqa: BLE001 - translated into our hierarchy
         raise _translate(exc, repo_id, commit, filename) from None
-    return Path(path)
 
 
-def fetch_file(repo_id: str, commit: str, entry: mf.FileEntry) -> Path:
+def fetch_file(repo_id: str, commit: str, entry: mf.FileEntry, *, progress: bool = True) -> Path:
     """``entry``'s file at ``commit``, verified; a bad copy is evicted before the error."""
-    path = download(repo_id, commit, entry.path)
+    path = _fetching(repo_id, commit, entry.path, lambda: download.fetch(repo_id, commit, entry, progress=progress))
     try:
         return verify_file(path, entry)
     except IntegrityError as exc:
-        _evict(path)
+        download.evict(path)
         raise IntegrityError(
             exc.path, expected=exc.expected, actual=exc.actual, what=exc.what,
             hint="The bad copy was removed from the cache. Fetch again; if it repeats, the Hub serves wrong bytes: report it to the publisher.",
         ) from None
-
-
-def _evict(path: Path) -> None:
-    """Remove a cached file: the snapshot link and the blob it points to."""
-    blob = path.resolve()
-    for p in (path, blob):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass

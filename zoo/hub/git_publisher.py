@@ -31,11 +31,6 @@ def repo_dir(hub_dir: Path, repo_id: str) -> Path:
     return Path(hub_dir) / MODELS / repo_id
 
 
-def list_repos(hub_dir: Path) -> list[str]:
-    root = Path(hub_dir) / MODELS
-    return sorted(f"{org.name}/{repo.name}" for org in root.iterdir() if org.is_dir() for repo in org.iterdir() if (repo / ".git").is_dir()) if root.is_dir() else []
-
-
 def require_git_lfs() -> None:
     if shutil.which("git") is None:
         raise DependencyError("git is not installed", hint="Install it, e.g. 'apt-get install git git-lfs'.")
@@ -87,6 +82,7 @@ class LocalRepo:
     def commit(self, staging: Path, message: str, *, delete: tuple[str, ...] = ()) -> str:
         """A commit of exactly the staged tree on top of the pending head (what the head
         holds and the stage does not, ``delete`` included, is gone); returns its sha."""
+        staging = Path(staging).resolve()
         if not (self.repo / ".git").is_dir():
             self.repo.mkdir(parents=True, exist_ok=True)
             _git(self.repo, "init", "-q", "-b", "main")

@@ -15,30 +15,40 @@ from pathlib import Path
 from typing import Callable
 
 from zoo.errors import DependencyError, HubError, UsageError
-from zoo.hub.git_publisher import MODELS, list_repos, require_git_lfs
+from zoo.hub import olah_patch
+from zoo.hub.git_publisher import MODELS, require_git_lfs
 
-def free_port() -> int:
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
 def _olah_command() -> list[str]:
+    """olah, started through zoo's streaming patch; refuses an olah the patch does not fit."""
     try:
         import olah.server  # noqa: F401
     except ImportError:
         raise DependencyError("olah is not installed; it serves the local hub", hint="Install it with: pip install 'zoo[hub]'.") from None
-    return [sys.executable, "-c", "from olah.server import cli; cli()"]
+    try:
+        olah_patch.check()
+    except olah_patch.OlahPatchError as exc:
+        raise DependencyError(str(exc), hint=f"Install the olah zoo was tested with: pip install 'olah=={olah_patch.EXPECTED_OLAH_VERSION}'.") from None
+    return [sys.executable, "-m", "zoo.hub.olah_patch"]
 
 
 _OLAH_TOML = """[basic]
-host = "127.0.0.1"
+host = "{host}"
 port = {port}
 repos-path = "{cache}"
 mirrors-path = ["{mirrors}"]
 mirror-scheme = "http"
-mirror-netloc = "127.0.0.1:{port}"
-mirror-lfs-netloc = "127.0.0.1:{port}"
+mirror-netloc = "{netloc}"
+mirror-lfs-netloc = "{netloc}"
 metadata-cache-ttl = 0
 
 [accessibility]
@@ -46,13 +56,41 @@ offline = true
 """
 
 
-class HubServer:
-    """A running olah process over a hub directory. Use as a context manager."""
+def check_token_file(path: Path) -> Path:
+    """A token file the server may use: private to its owner, one token, no whitespace.
+    The token itself is never read into a message."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"cannot read the token file {path} ({exc.strerror})") from None
+    if mode & 0o077:
+        raise UsageError(f"the token file {path} is readable by others", hint=f"Make it private: chmod 600 {path}")
+    if not token or any(c.isspace() for c in token):
+        raise UsageError(f"the token file {path} must hold one token (no spaces or empty lines)")
+    return path
 
-    def __init__(self, hub_dir: Path, port: int | None = None):
+
+class HubServer:
+    """A running olah process over a hub directory. Use as a context manager.
+
+    It binds to 127.0.0.1 unless ``host`` says otherwise; a host other than loopback
+    needs ``token_file``: every request must then carry ``Authorization: Bearer <token>``
+    (what huggingface_hub sends from HF_TOKEN). Writes stay filesystem-only."""
+
+    def __init__(self, hub_dir: Path, port: int | None = None, *, host: str = "127.0.0.1", token_file: Path | None = None):
+        if host not in LOOPBACK and token_file is None:
+            raise UsageError(
+                f"serving on {host} would let anyone who reaches it read every model",
+                hint="Give a read token with `token_file` (a file holding one token, chmod 600), or serve on 127.0.0.1.",
+            )
         self.hub_dir = Path(hub_dir).resolve()
-        self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.port = port or free_port(host if host not in ("0.0.0.0", "::") else "127.0.0.1")
+        self.token_file = check_token_file(token_file) if token_file is not None else None
+        connect = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
+        self.endpoint = f"http://{connect}:{self.port}"
         self._proc: subprocess.Popen | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
 
@@ -62,41 +100,38 @@ class HubServer:
         command = _olah_command()
         with socket.socket() as s:
             try:
-                s.bind(("127.0.0.1", self.port))
+                s.bind((self.host, self.port))
             except OSError:
-                raise UsageError(f"port {self.port} is already in use", hint="Pick another `port`, or leave it out for a free one.") from None
+                raise UsageError(f"port {self.port} is already in use on {self.host}", hint="Pick another `port`, or leave it out for a free one.") from None
         self._tmp = tempfile.TemporaryDirectory(prefix="zoo-olah-")
         tmp = Path(self._tmp.name)
-        cache = tmp / "cache"
-        for repo_id in list_repos(self.hub_dir):  # olah needs this for calls without a revision
-            meta = cache / "api" / "models" / repo_id / "revision" / "main" / "meta_head.json"
-            meta.parent.mkdir(parents=True, exist_ok=True)
-            meta.write_text('{"sha": "main", "lastModified": "2000-01-01T00:00:00"}')
         config = tmp / "olah.toml"
-        config.write_text(_OLAH_TOML.format(port=self.port, cache=cache, mirrors=self.hub_dir))
+        netloc = self.endpoint.removeprefix("http://")
+        config.write_text(_OLAH_TOML.format(host=self.host, port=self.port, cache=tmp / "cache", mirrors=self.hub_dir, netloc=netloc))
         # olah tries huggingface.co on a few routes even offline: send those nowhere.
         env = {**os.environ, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+        env.pop("ZOO_HUB_TOKEN_FILE", None)
+        if self.token_file is not None:
+            env["ZOO_HUB_TOKEN_FILE"] = str(self.token_file.resolve())  # a path: the token is in no argv or env
         self._log = open(tmp / "olah.log", "wb")
         self._proc = subprocess.Popen([*command, "-c", str(config)], cwd=tmp, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready(timeout)
         return self
 
     def _wait_ready(self, timeout: float) -> None:
+        """Ready once olah answers HTTP at all (any status: a token may be required)."""
+        import urllib.error
         import urllib.request
 
-        repos = list_repos(self.hub_dir)
-        url = f"{self.endpoint}/api/models/{repos[0]}/revision/main" if repos else None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise HubError(f"olah exited with code {self._proc.returncode} before it was ready:\n{self.log_tail()}")
             try:
-                if url is None:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                with urllib.request.urlopen(f"{self.endpoint}/api/models/zoo-ready/probe/revision/main", timeout=1):
                     return
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return
+            except urllib.error.HTTPError:
+                return
             except OSError:
                 pass
             time.sleep(0.1)

@@ -32,9 +32,9 @@ from pathlib import Path, PurePosixPath
 
 from zoo import catalog, compat
 from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, hf_endpoint, user_manifests_dir
-from zoo.errors import ArchitectureMismatchError, ManifestError, PublishError, UsageError, ZooError
+from zoo.errors import ArchitectureMismatchError, ManifestError, NonFiniteWeightsError, PublishError, UsageError, ZooError
 from zoo.formats import manifest as mf
-from zoo.formats.checkpoint import CONFIG_FILENAME
+from zoo.formats.checkpoint import non_finite_datasets
 from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout, read_layout
 from zoo.formats.modelcard import render
 from zoo.hub.api_publisher import RemoteRepo
@@ -96,6 +96,10 @@ def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
     actual = layout_sha256(read_layout(run_dir / entry.weights.path))
     if actual != run.compat.layout_sha256:
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights layout {actual[:12]} differs from the manifest's {run.compat.layout_sha256[:12]}")
+    bad = non_finite_datasets(run_dir / entry.weights.path)
+    if bad:
+        raise NonFiniteWeightsError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights hold NaN or infinity ({', '.join(bad[:3])})",
+                                    hint="Training diverged at or before this epoch: publish earlier epochs, or retrain with a lower learning rate.")
 
 
 def _on_hub(repo: LocalRepo | RemoteRepo, repo_id: str) -> mf.Manifest | None:
