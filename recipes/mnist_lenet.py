@@ -20,6 +20,11 @@ from zoo.registry import register_recipe
     dataset=MNIST_5K,
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=100, seed=0),
     builder_kwargs={"filters": [6, 16], "units": [120, 84], "dropout": 0.25},
+    kwargs_schema={"type": "object", "additionalProperties": False, "properties": {
+        "filters": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 512}},
+        "units": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
+        "dropout": {"type": "number", "minimum": 0, "maximum": 0.95}}},
+    max_params=50_000_000,
     class_names=DIGIT_CLASSES,
     preprocess=functools.partial(digit_input, input_shape=(28, 28, 1)),
     style="subclassed",

@@ -117,6 +117,10 @@ def image_input(image):
     dataset=SHAPES,
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
     builder_kwargs={"filters": [8, 16, 32], "neck": 64},
+    kwargs_schema={"type": "object", "additionalProperties": False, "properties": {
+        "filters": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 512}},
+        "neck": {"type": "integer", "minimum": 1, "maximum": 1024}}},
+    max_params=20_000_000,
     loss=yolo_loss,
     metrics=(),
     evaluator=evaluate,

@@ -160,6 +160,31 @@ def set_header(name: str, value: str) -> Rule:
     return rule
 
 
+def stall(seconds: float) -> Rule:
+    """A rule that accepts the request and answers nothing for ``seconds``."""
+
+    def rule(method: str, path: str, answer: Answer) -> None:
+        answer.stall = seconds
+
+    return rule
+
+
+def trickle(bytes_per_second: float) -> Rule:
+    def rule(method: str, path: str, answer: Answer) -> None:
+        answer.bytes_per_second = bytes_per_second
+
+    return rule
+
+
+def respond(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Rule:
+    """A rule that replaces the answer with this one."""
+
+    def rule(method: str, path: str, answer: Answer) -> None:
+        answer.status, answer.headers, answer.body = status, dict(headers or {}), body
+
+    return rule
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -47,7 +47,7 @@ def test_train_then_info_on_the_run_dir(tmp_path):
     data = json.loads(info.stdout)
     assert [e["epoch"] for e in data["epochs"]] == [1, 2]
     table = runner.invoke(app, ["info", str(out)])
-    assert "val/accuracy" in table.stdout and "digits-mlp" in table.stdout
+    assert "acc" in table.stdout.split() and "digits-mlp" in table.stdout
 
 
 def test_unknown_name_suggests_close_names_with_its_exit_code():

@@ -156,11 +156,12 @@ def test_a_plugin_registering_an_existing_recipe_name_is_refused_naming_both_mod
 
 
 def test_registering_the_same_builder_again_is_allowed():
+    import dataclasses
+
     recipe = registry.get_recipe("digits-mlp")
-    registry.register_recipe(name="digits-mlp", version=recipe.version, description=recipe.description, input_shape=recipe.input_shape,
-                             dataset=recipe.dataset, train=recipe.train, builder_kwargs=recipe.builder_kwargs, class_names=recipe.class_names,
-                             preprocess=recipe.preprocess, style=recipe.style)(recipe.builder)
-    assert registry.get_recipe("digits-mlp").builder is recipe.builder
+    fields = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe) if f.name != "builder"}
+    registry.register_recipe(**fields)(recipe.builder)  # what a second import of the module does
+    assert registry.get_recipe("digits-mlp") == recipe
 
 
 @pytest.mark.parametrize("epochs", [0, -1, True, 2.5])
@@ -180,7 +181,8 @@ def test_a_users_model_hides_a_bundled_one_of_the_same_name_and_list_shows_both(
     listed = json.loads(runner.invoke(app, ["list", "--json"]).stdout)["models"]
     assert [(m["repo_id"], m["shadowed"]) for m in listed if m["name"] == "digits-mlp"] == [("myorg/digits-mlp", False), ("zoo/digits-mlp", True)]
     table = runner.invoke(app, ["list"]).stdout
-    assert "hidden by yours" in table and "myorg/digits-mlp" in table
+    assert "digits-mlp (yours)" in table and "digits-mlp (hidden)" in table and "myorg/digits-mlp" in table
+    assert "(hidden): bundled, yours hides it" in table
 
 
 def test_an_unknown_name_suggests_close_ones(empty_user_catalog):

@@ -4,14 +4,16 @@ the real olah and changes one answer per test; the client is the real huggingfac
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
-from conftest import tree_digest
-from hostile_hub import HostileHub, set_header
+from conftest import runner, tree_digest
+from hostile_hub import HostileHub, respond, set_header, stall, trickle
 
 import zoo
+from zoo.cli import app
 from zoo.constants import user_manifests_dir
 from zoo.formats import manifest as mf
 
@@ -71,3 +73,76 @@ def test_the_same_fetch_through_an_honest_proxy_works(liar):
     [f] = zoo.fetch("digits-mlp", 1)
     assert f.local_path.is_file()
     assert any("/resolve/" in path for _, path, _ in liar.requests)
+
+
+# -- hangs: every request has a timeout, every command a deadline ---------------------------------
+@pytest.fixture()
+def short_limits(monkeypatch):
+    monkeypatch.setenv("ZOO_HUB_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("ZOO_HUB_READ_TIMEOUT", "1")
+    monkeypatch.setenv("ZOO_HUB_DEADLINE", "4")
+
+
+@pytest.mark.parametrize("where", [r"^/api/models/", r"/resolve/"])
+def test_a_server_that_accepts_and_never_answers_times_out(where, liar, short_limits):
+    liar.on(where, stall(60))
+    with pytest.raises(zoo.HubTimeoutError):
+        zoo.fetch("hf://zoo/digits-mlp")
+
+
+def test_a_server_trickling_a_byte_a_second_is_cut_off_at_the_deadline(liar, short_limits, tmp_path):
+    liar.on(r"/resolve/.*/model\.weights\.h5$", trickle(1), method="GET")
+    with pytest.raises(zoo.HubTimeoutError, match="deadline of 4 s"):
+        zoo.fetch("digits-mlp", 1)
+    assert liar.sent_body_bytes < 100  # it was not waited out
+
+
+def test_a_429_asking_for_an_hour_is_said_at_once_not_slept(liar):
+    liar.on(r"/resolve/", respond(429, {"Retry-After": "3600"}, b"slow down"))
+    with pytest.raises(zoo.HubRateLimitedError, match="3600") as info:
+        zoo.fetch("digits-mlp", 1)
+    assert len([r for r in liar.requests if "/resolve/" in r[1]]) == 1  # asked once, never retried
+    out = runner.invoke(app, ["fetch", "digits-mlp", "--epoch", "1"])
+    assert out.exit_code == 22 and "Traceback" not in out.output
+
+
+@pytest.mark.parametrize("status,error,code", [(500, zoo.HubServerError, 21), (503, zoo.HubServerError, 21), (403, zoo.HubAuthError, 23)])
+def test_server_errors_have_their_own_class_and_are_not_retried(status, error, code, liar, monkeypatch):
+    secret = "hf_leakyTOKEN0123456789abcdef"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    liar.on(r"/resolve/", respond(status, {"Content-Length": "60"}, f"token {secret} refused".encode().ljust(60)))
+    with pytest.raises(error) as info:
+        zoo.fetch("digits-mlp", 1)
+    assert secret not in str(info.value) and "HF_HUB_OFFLINE" not in str(info.value)
+    assert len([r for r in liar.requests if "/resolve/" in r[1]]) == 1
+    out = runner.invoke(app, ["fetch", "digits-mlp", "--epoch", "1"])
+    assert out.exit_code == code and secret not in out.output
+
+
+def test_a_pinned_commit_that_is_gone_is_named_as_such(hub, monkeypatch, tmp_path):
+    m = mf.load(user_manifests_dir() / "digits-mlp.json")
+    gone = dataclasses.replace(m.epochs[0], commit="f" * 40)
+    directory = tmp_path / "catalog"
+    directory.mkdir()
+    mf.write(m.replace(name="gone", epochs=(gone, *m.epochs[1:])), directory / "gone.json")
+    monkeypatch.setenv("ZOO_MANIFESTS_DIR", str(directory))
+    with pytest.raises(zoo.RevisionNotFoundError, match="has no commit f{40}"):
+        zoo.fetch("gone", 1)
+
+
+@pytest.mark.parametrize("endpoint", ["localhost:8080", "http://127.0.0.1:99999", "http://[::1", "ftp://127.0.0.1:21"])
+def test_an_endpoint_that_is_not_a_hub_address_is_a_usage_error(endpoint, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = runner.invoke(app, ["fetch", "hf://zoo/digits-mlp"])
+    assert out.exit_code == 2 and "is not a Hub address" in out.stderr and "Traceback" not in out.output
+
+
+def test_credentials_in_the_endpoint_are_never_shown(monkeypatch, tmp_path):
+    from zoo.hub.server import free_port
+
+    monkeypatch.setenv("HF_ENDPOINT", f"http://user:s3cretPassw0rd@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = runner.invoke(app, ["fetch", "hf://zoo/digits-mlp"])
+    assert out.exit_code == 13 and "cannot reach the Hub" in out.stderr
+    assert "s3cretPassw0rd" not in out.output and "***@127.0.0.1" in out.stderr

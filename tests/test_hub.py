@@ -196,7 +196,7 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
     run = _copy_run(small_runs, tmp_path)
     m = mf.load(run / "zoo.json")
     mf.write(m.replace(recipe=m.recipe.__class__(**{**m.recipe.__dict__, "name": "digits-cnn"})), run / "zoo.json")
-    with pytest.raises(zoo.ArchitectureMismatchError, match=r"builder kwargs .*'hidden'.* do not fit recipe digits-cnn"):
+    with pytest.raises(zoo.ArchitectureMismatchError, match=r"builder kwargs of recipe digits-cnn.*'hidden' was unexpected"):
         zoo.publish(run, "zoo/new-model", hub_dir=hub_dir, manifests_dir=tmp_path / "m")
     cnn = mf.load(small_runs["digits-cnn"] / "zoo.json")
     mf.write(m.replace(recipe=cnn.recipe), run / "zoo.json")  # right recipe and kwargs, wrong weights

@@ -161,3 +161,43 @@ def test_resume_with_nothing_left_to_train_is_a_usage_error(small_runs):
 def test_resume_without_a_run_is_refused(tmp_path):
     with pytest.raises(RunDirError, match="nothing to resume"):
         train("digits-mlp", epochs=2, out=tmp_path / "none", resume=True, progress=False)
+
+
+def test_a_run_killed_before_its_first_record_starts_over_with_resume(tmp_path):
+    run = tmp_path / "run"
+    (run / "epochs" / "e001").mkdir(parents=True)
+    (run / "epochs" / "e001" / "config.json").write_text("{}")
+    (run / "epochs" / "e001" / ".model.weights.h5.x1y2.tmp.weights.h5").write_bytes(b"half")
+    with pytest.raises(RunDirError, match="killed before it recorded its first epoch") as info:
+        train("digits-mlp", epochs=1, out=run, progress=False)
+    assert "resume=True" in info.value.hint
+    result = train("digits-mlp", epochs=1, out=run, resume=True, progress=False)
+    assert result.manifest.epoch_numbers == [1]
+    assert not (run / "epochs" / "e001" / ".model.weights.h5.x1y2.tmp.weights.h5").exists()
+
+
+def test_resume_never_clears_a_directory_holding_anything_else(tmp_path):
+    run = tmp_path / "run"
+    (run / "epochs" / "e001").mkdir(parents=True)
+    (run / "notes.txt").write_text("mine")
+    before = tree_digest(run)
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        train("digits-mlp", epochs=1, out=run, resume=True, progress=False)
+    assert tree_digest(run) == before
+
+
+def test_a_full_disk_while_training_is_a_clear_error_and_the_run_stays_resumable(tmp_path):
+    """RLIMIT_FSIZE makes every write past 150 kB fail with EFBIG, as a full disk fails with
+    ENOSPC: the weights fit, the resume state does not."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000)); "
+            f"from zoo.cli import app; sys.argv = ['zoo', 'train', 'digits-mlp', '--epochs', '1', '--out', {str(run)!r}]; app()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 27, proc.stderr[-2000:]
+    assert "cannot write" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (run / "zoo.json").exists() and not [p for p in run.rglob("*") if ".tmp" in p.name]
+    assert train("digits-mlp", epochs=1, out=run, resume=True, progress=False).manifest.epoch_numbers == [1]

@@ -37,6 +37,35 @@ def recipe_for(ref: RecipeRef) -> Recipe:
     return recipe
 
 
+def check_builder_kwargs(recipe: Recipe, kwargs: dict[str, Any], param_count: int | None = None) -> None:
+    """Refuse, before anything is built, kwargs the recipe does not declare (a hostile
+    manifest's ``{"hidden": [10000000]}`` would take gigabytes and minutes) and a parameter
+    count past the recipe's bound."""
+    if recipe.kwargs_schema is None:
+        if kwargs != recipe.builder_kwargs:
+            raise ArchitectureMismatchError(
+                f"builder kwargs {_short(kwargs)} are not recipe {recipe.name} v{recipe.version}'s {_short(recipe.builder_kwargs)}, and it declares no others",
+                hint="A recipe that takes other kwargs declares them (kwargs_schema); pick weights made with this recipe's own.",
+            )
+    else:
+        import jsonschema
+
+        problem = next(iter(jsonschema.Draft202012Validator(recipe.kwargs_schema).iter_errors(kwargs)), None)
+        if problem is not None:
+            where = ".".join(str(p) for p in problem.absolute_path) or "kwargs"
+            raise ArchitectureMismatchError(
+                f"builder kwargs of recipe {recipe.name} v{recipe.version}: {where}: {problem.message[:200]}",
+                hint="The manifest asks for an architecture the recipe does not build; nothing was built.",
+            )
+    if param_count is not None and not 0 <= param_count <= recipe.max_params:
+        raise ArchitectureMismatchError(f"{param_count:,} parameters is more than recipe {recipe.name} builds (at most {recipe.max_params:,})")
+
+
+def _short(kwargs: dict[str, Any]) -> str:
+    text = json.dumps(kwargs, sort_keys=True)
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def check_same_recipe(ref: RecipeRef, recipe: Recipe) -> None:
     """Weights of ``ref`` are to continue training under ``recipe``: same name, version and kwargs."""
     if (ref.name, ref.version) != (recipe.name, recipe.version):
@@ -59,6 +88,7 @@ def build_checked(manifest: Manifest) -> Any:
     The same builder with the same kwargs builds the same architecture, so within a
     process its fingerprint (a walk over every layer's config) is computed once."""
     recipe = recipe_for(manifest.recipe)
+    check_builder_kwargs(recipe, manifest.recipe.builder_kwargs, manifest.compat.param_count)
     model = recipe.build(**manifest.recipe.builder_kwargs)
     key = (recipe.name, recipe.version, recipe.builder, json.dumps(manifest.recipe.builder_kwargs, sort_keys=True))
     if key not in _ARCHITECTURE_BY_BUILD:

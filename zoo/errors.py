@@ -47,6 +47,11 @@ class RunDirError(ZooError):
 
 
 
+class DiskError(ZooError):
+    """A file could not be written: the disk is full, a quota or size limit was hit, or the
+    place is read-only. What was being written was not kept."""
+
+
 class IntegrityError(ZooError):
     """A file's bytes do not match the sha256 or size its manifest records."""
 

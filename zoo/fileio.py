@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from zoo.errors import DiskError
+
 _CHUNK = 1 << 20
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def sha256_file(path: Path) -> str:
@@ -37,6 +41,10 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        if exc.errno in _NO_ROOM:
+            raise DiskError(f"cannot write {target}: {exc.strerror}", hint="Free some space (or write elsewhere) and run the same command again; nothing half-written was kept.") from None
+        raise
     finally:
         tmp_path.unlink(missing_ok=True)
 

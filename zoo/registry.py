@@ -75,6 +75,11 @@ class Recipe:
     # ``preprocess`` does to an image (the shape is ``input_shape``, the dtype float32).
     input_range: tuple[float, float] = (0.0, 1.0)
     input_description: str = ""
+    # What builder kwargs a manifest may ask for (a JSON Schema of the kwargs object), and
+    # the most parameters a model of this recipe may have: a manifest is checked against
+    # both before anything is built. Without a schema, only the recipe's own kwargs pass.
+    kwargs_schema: dict[str, Any] | None = None
+    max_params: int = 500_000_000
 
     @property
     def input(self) -> InputSpec:

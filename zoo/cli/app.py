@@ -92,6 +92,11 @@ def handle_errors(**flag_overrides: str) -> Callable[[Callable[..., Any]], Calla
     return decorate
 
 
+def _print_tables(console: Any, tables: list) -> None:
+    for table in tables:
+        console.print(table)
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
@@ -146,7 +151,7 @@ def info_command(
         return
     console = _console()
     console.print(render.manifest_header(manifest))
-    console.print(render.epochs_table(manifest))
+    _print_tables(console, render.epochs_tables(manifest, console.width))
 
 
 # -- train ----------------------------------------------------------------------------
@@ -173,7 +178,7 @@ def train_command(
         return
     console = _console()
     console.print(f"run directory: [bold]{result.run_dir}[/]")
-    console.print(render.epochs_table(result.manifest))
+    _print_tables(console, render.epochs_tables(result.manifest, console.width))
     if result.published is not None:
         console.print(f"published {publish} @ {result.published.commit[:12]}: epochs {result.published.manifest.epoch_numbers}")
 
@@ -276,7 +281,9 @@ def compare_command(
     if as_json:
         _print_json(result.to_dict())
     else:
-        _console().print(render.comparison_table(result))
+        console = _console()
+        _print_tables(console, render.comparison_tables(result, console.width))
+        console.print(render.comparison_legend(result))
         for label, path in (("plot", plot), ("epochs side by side", drawn)):
             if path is not None:
                 _console().print(f"{label}: {path}")

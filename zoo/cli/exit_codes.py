@@ -32,6 +32,7 @@ EXIT_CODES: dict[type[e.ZooError], int] = {
     e.ExternalDataError: 24,
     e.CompressedDataError: 25,
     e.NonFiniteWeightsError: 26,
+    e.DiskError: 27,
 }
 INTERRUPTED = 130
 

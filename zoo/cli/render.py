@@ -1,15 +1,98 @@
-"""Rich tables and JSON-ready dicts for the CLI. Presentation only; no TensorFlow."""
+"""Rich tables and JSON-ready dicts for the CLI. Presentation only; no TensorFlow.
+
+Tables read correctly at 80 columns and in a pipe: headers are short (``val`` over
+``acc``), numbers never wrap, names are never cut, and metrics that do not fit beside
+the key columns go to a continuation table (``--json`` is the machine interface). Every
+string that came from a manifest or a server is shown escaped: no terminal control
+sequence and no rich markup of someone else's reaches the screen.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Iterable, Sequence
 
 from zoo.formats.manifest import Manifest
 from zoo.registry import Recipe
 
-_KEY_METRICS = ("val/accuracy", "test/accuracy", "val/map50", "test/map50", "val/map50_95", "train/loss", "val/loss")
+_KEY_METRICS = ("val/accuracy", "test/accuracy", "val/map50", "test/map50", "val/map50_95", "test/map50_95", "train/loss", "val/loss")
+_SHORT = {"accuracy": "acc", "map50_95": "mAP50-95", "map50": "mAP50", "loss": "loss"}
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+def untrusted(text: Any) -> str:
+    """A string from a manifest or a server, safe to print: control characters (escape
+    sequences, bidi overrides) shown as ``\\xNN``, rich markup escaped."""
+    from rich.markup import escape
+
+    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text)))
+
+
+def header(metric: str) -> str:
+    """``val/accuracy`` → ``val`` over ``acc``: a header no wider than a number."""
+    if metric.endswith("#published"):
+        return "\npub"
+    split, _, name = metric.partition("/")
+    return f"{split}\n{_SHORT.get(name, name)}" if name else _SHORT.get(split, split)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _table(title: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]], sections: Sequence[int] = ()):
+    """A table whose cells never wrap: (header, justify) per column."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    for name, justify in columns:
+        table.add_column(name, justify=justify, no_wrap=True)
+    for i, row in enumerate(rows):
+        if i in sections:
+            table.add_section()
+        table.add_row(*row)
+    return table
+
+
+def metric_tables(title: str, keys: Sequence[tuple[str, str]], metrics: Sequence[str], rows: Sequence[tuple[Sequence[str], dict[str, str]]],
+                  tail: Sequence[tuple[str, str]] = (), tail_cells: Sequence[Sequence[str]] = (), width: int = 80, sections: Sequence[int] = ()):
+    """One or more tables: the ``keys`` columns, then as many metric columns as fit ``width``
+    (the rest in continuation tables that repeat the keys), the ``tail`` columns last."""
+    key_width = sum(max(len(h), *(len(r[0][i]) for r in rows)) + 3 for i, (h, _) in enumerate(keys)) if rows else 20
+    tail_width = sum(max(len(h), *(len(c[i]) for c in tail_cells)) + 3 for i, (h, _) in enumerate(tail)) if tail_cells else 0
+    groups, current, used = [], [], key_width + tail_width
+    for metric in metrics:
+        need = max(max(len(line) for line in header(metric).split("\n")), *(len(r[1].get(metric, "-")) for r in rows)) + 3 if rows else 9
+        if current and used + need > width:
+            groups.append(current)
+            current, used = [], key_width + tail_width
+        current.append(metric)
+        used += need
+    groups.append(current)
+    tables = []
+    for n, group in enumerate(groups):
+        last = n == len(groups) - 1
+        columns = [*keys, *((header(m), "right") for m in group), *(tail if last else ())]
+        body = [[*r[0], *(r[1].get(m, "-") for m in group), *(tail_cells[i] if last else ())] for i, r in enumerate(rows)]
+        tables.append(_table(title if n == 0 else f"{title} (continued)", columns, body, sections))
+    return tables
+
+
+def legend(metrics: Iterable[str]) -> str:
+    names = sorted({m.partition("/")[2] or m for m in metrics})
+    shown = [f"{_SHORT[n]} = {n}" for n in names if n in _SHORT and _SHORT[n] != n]
+    return ("columns: " + ", ".join(shown)) if shown else ""
+
+
+# -- JSON ------------------------------------------------------------------------------------
 def recipe_dict(recipe: Recipe) -> dict[str, Any]:
     return {
         "name": recipe.name,
@@ -41,41 +124,31 @@ def model_summary(m: Manifest, entry: Any = None) -> dict[str, Any]:
     }
 
 
+# -- tables ------------------------------------------------------------------------------------
 def recipes_table(recipes: list[Recipe], models: list[Manifest]):
-    from rich.table import Table
-
-    published = {}
+    published: dict[str, list[str]] = {}
     for m in models:
         published.setdefault(m.recipe.name, []).append(m.name)
-    table = Table(title="Recipes", title_justify="left")
-    for col in ("name", "version", "style", "dataset", "input", "published as"):
-        table.add_column(col)
-    for r in recipes:
-        table.add_row(r.name, str(r.version), r.style, r.dataset.name, "×".join(map(str, r.input_shape)), ", ".join(published.get(r.name, [])) or "-")
-    return table
+    rows = [(r.name, f"v{r.version}", r.style, r.dataset.name, "×".join(map(str, r.input_shape)),
+             untrusted(", ".join(published.get(r.name, [])) or "-")) for r in recipes]
+    return _table("Recipes", [("name", "left"), ("", "left"), ("style", "left"), ("dataset", "left"), ("input", "left"), ("published as", "left")], rows)
 
 
 def models_table(models: list[tuple[Any, Manifest]]):
     """(catalog entry, manifest) pairs; a bundled model hidden by the user's is marked."""
-    from rich.table import Table
-
-    table = Table(title="Published models", title_justify="left")
-    for col in ("name", "recipe", "repo", "revision", "epochs", "best epoch (by)"):
-        table.add_column(col, no_wrap=col in ("name", "repo", "revision"), overflow="fold")
+    rows = []
     for entry, m in models:
         best = m.resolve_epoch("best")
         metric = m.selection["best"].metric if "best" in m.selection else None
-        by = f" ({metric} {_fmt(best.metrics.get(metric))})" if metric else ""
-        table.add_row(
-            m.name + (" (bundled, hidden by yours)" if entry.shadowed else " (yours)" if entry.origin == "user" else ""),
-            f"{m.recipe.name} v{m.recipe.version}",
-            m.hub.repo_id if m.hub else "-",
-            (m.hub.revision or "-")[:8] if m.hub else "-",
-            ", ".join(map(str, m.epoch_numbers)),
-            f"{best.epoch}{by}",
-        )
+        by = f"{best.epoch} ({header(metric).replace(chr(10), ' ')} {_fmt(best.metrics.get(metric))})" if metric else str(best.epoch)
+        mark = " (hidden)" if entry.shadowed else " (yours)" if entry.origin == "user" else ""
+        rows.append((untrusted(m.name) + mark, untrusted(m.hub.repo_id) if m.hub else "-", ",".join(map(str, m.epoch_numbers)), untrusted(by)))
     if not models:
-        table.add_row("(none yet: 'zoo publish' a run)", "", "", "", "", "")
+        rows.append(("(none yet: 'zoo publish' a run)", "", "", ""))
+    table = _table("Published models", [("name", "left"), ("repo", "left"), ("epochs", "left"), ("best epoch", "left")], rows)
+    if any(entry.shadowed for entry, _ in models):
+        table.caption = "(yours): your catalog · (hidden): bundled, yours hides it"
+        table.caption_justify = "left"
     return table
 
 
@@ -83,10 +156,10 @@ def recipe_panel(r: Recipe):
     from rich.panel import Panel
 
     lines = [
-        r.description,
+        untrusted(r.description),
         f"version {r.version} · {r.style} · task {r.task} · input {list(r.input_shape)}",
-        f"builder kwargs {r.builder_kwargs}",
-        f"dataset {r.dataset.name}: " + "; ".join(f"{k}: {v}" for k, v in r.dataset.splits.items()),
+        untrusted(f"builder kwargs {r.builder_kwargs}"),
+        untrusted(f"dataset {r.dataset.name}: " + "; ".join(f"{k}: {v}" for k, v in r.dataset.splits.items())),
         f"train {r.train.optimizer} lr={r.train.learning_rate} batch={r.train.batch_size} epochs={r.train.epochs} seed={r.train.seed}, save at {list(r.save_at)}",
         "no published weights yet: 'zoo train' it, then 'zoo publish'.",
     ]
@@ -96,84 +169,63 @@ def recipe_panel(r: Recipe):
 def manifest_header(m: Manifest):
     from rich.panel import Panel
 
-    where = f"{m.hub.repo_id}@{m.hub.revision or '(unpinned)'}" if m.hub else "not published (a local run)"
+    where = f"{m.hub.repo_id} @ {m.hub.revision or '(unpinned)'}" if m.hub else "not published (a local run)"
     lines = [
-        m.description,
-        f"recipe {m.recipe.name} v{m.recipe.version} · kwargs {m.recipe.builder_kwargs} · {m.compat.param_count:,} params",
-        f"hub {where}",
-        f"keras {m.compat.keras} · tensorflow {m.compat.tensorflow} · license {m.license}",
+        untrusted(m.description),
+        untrusted(f"recipe {m.recipe.name} v{m.recipe.version} · kwargs {m.recipe.builder_kwargs} · {m.compat.param_count:,} params"),
+        untrusted(f"input {list(m.input.shape)} {m.input.dtype} in {list(m.input.range)}: {m.input.preprocessing}"),
+        untrusted(f"classes {', '.join(m.classes) or '(none)'}"),
+        untrusted(f"dataset {m.recipe.dataset.name} · hub {where}"),
+        untrusted(f"keras {m.compat.keras} · tensorflow {m.compat.tensorflow} · license {m.license}"),
     ]
-    return Panel("\n".join(lines), title=m.name, title_align="left")
+    return Panel("\n".join(lines), title=untrusted(m.name), title_align="left")
 
 
-def epochs_table(m: Manifest):
-    from rich.table import Table
-
-    names = [k for k in _KEY_METRICS if any(k in e.metrics for e in m.epochs)]
-    if not names:  # a recipe with other metrics (e.g. a detector): show them all
-        names = sorted({k for e in m.epochs for k in e.metrics})
-    table = Table(title=f"{m.name}: epochs", title_justify="left")
-    table.add_column("epoch", justify="right")
-    table.add_column("")
-    for name in names:
-        table.add_column(name, justify="right", overflow="fold")
-    table.add_column("weights", justify="right")
+def epochs_tables(m: Manifest, width: int = 80) -> list:
+    every = {k for e in m.epochs for k in e.metrics}
+    names = [k for k in _KEY_METRICS if k in every] + sorted(every.difference(_KEY_METRICS))
     published = any(e.commit for e in m.epochs)
-    if published:
-        table.add_column("revision")
+    rows, tails = [], []
     for e in m.epochs:
         marks = [mark for mark, epoch in (("best", m.best_epoch), ("last", m.last_epoch)) if epoch == e.epoch]
         if e.yanked:
-            marks.append(f"yanked: {e.yanked}")
-        revision = [f"epoch-{e.epoch} ({e.commit[:8]})" if e.commit else "-"] if published else []
-        table.add_row(str(e.epoch), ", ".join(marks), *(_fmt(e.metrics.get(n)) for n in names), _size(e.weights.size), *revision)
-    return table
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+            marks.append("yanked")
+        rows.append(((str(e.epoch), ", ".join(marks)), {n: _fmt(e.metrics.get(n)) for n in names}))
+        tails.append((_size(e.weights.size), *([f"epoch-{e.epoch} {e.commit[:7]}" if e.commit else "-"] if published else [])))
+    tail = [("weights", "right"), *([("revision", "left")] if published else [])]
+    return metric_tables(f"{untrusted(m.name)}: epochs", [("epoch", "right"), ("", "left")], names, rows, tail, tails, width)
 
 
 def evaluation_table(result: Any):
-    from rich.table import Table
-
-    table = Table(title=f"{result.name} epoch {result.epoch} on {result.split}", title_justify="left")
-    for col in ("metric", "measured", "published", "difference"):
-        table.add_column(col, justify="right" if col != "metric" else "left")
+    rows = []
     for key, value in result.measured.items():
         published = result.published.get(key)
-        diff = "-" if published is None else f"{value - published:+.2e}"
-        table.add_row(key, _fmt(value), _fmt(published), diff)
-    return table
+        rows.append((key, _fmt(value), _fmt(published), "-" if published is None else f"{value - published:+.2e}"))
+    return _table(f"{untrusted(result.name)} epoch {result.epoch} on {result.split}",
+                  [("metric", "left"), ("measured", "right"), ("published", "right"), ("difference", "right")], rows)
 
 
-def comparison_table(comparison: Any):
-    """One table for one or more models: measured beside published, per epoch."""
-    from rich.table import Table
-
-    table = Table(title=f"epoch comparison on {comparison.split}", title_justify="left")
-    table.add_column("model")
-    table.add_column("epoch", justify="right")
-    table.add_column("")
+def comparison_tables(comparison: Any, width: int = 80) -> list:
+    """Measured beside published, per model and epoch: a metric's cell is the measured
+    value, and the published one under ``pub`` when they differ (``=`` when equal)."""
+    rows, tails, sections = [], [], []
+    columns: list[str] = []
     for key in comparison.metrics:
-        table.add_column(f"{key}\nmeasured", justify="right", overflow="fold")
-        table.add_column(f"{key}\npublished", justify="right", overflow="fold")
-    table.add_column("eval s", justify="right")
-    table.add_column("size", justify="right")
+        columns += [key, f"{key}#published"]
     for model in comparison.models:
+        sections.append(len(rows))
         for e in model.epochs:
-            cells = []
+            cells = {}
             for key in comparison.metrics:
-                cells += [_fmt(e.measured.get(key)), _fmt(e.published.get(key))]
-            mark = f"best ({model.selection_metric})" if e.best else ""
-            table.add_row(model.name, str(e.epoch), mark, *cells, f"{e.eval_seconds:.2f}", _size(e.file_size))
-        table.add_section()
-    return table
+                cells[key] = _fmt(e.measured.get(key))
+                published = e.published.get(key)
+                cells[f"{key}#published"] = "=" if published is not None and f"{published:.4f}" == cells[key] else _fmt(published)
+            rows.append(((untrusted(model.name), str(e.epoch), "best" if e.best else ""), cells))
+            tails.append((f"{e.eval_seconds:.2f}", _size(e.file_size)))
+    return metric_tables(f"epochs compared on {comparison.split}", [("model", "left"), ("epoch", "right"), ("", "left")], columns, rows,
+                         [("eval s", "right"), ("size", "right")], tails, width, sections[1:])
+
+
+def comparison_legend(comparison: Any) -> str:
+    words = legend(comparison.metrics)
+    return "each metric: measured, then published (pub; = when the same)" + (f"; {words}" if words else "")

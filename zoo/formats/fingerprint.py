@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any, Union
 
-from zoo.errors import CompressedDataError, ExternalDataError, FileFormatError
+from zoo.errors import CompressedDataError, ExternalDataError, FileFormatError, ZooError
 from zoo.formats import keras_internals
 
 Layout = dict[str, tuple[tuple[int, ...], str]]
@@ -43,22 +43,27 @@ def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
         with h5py.File(source, "r") as h5:
             fid = h5.id
 
-            def link(name: str, target: Any) -> None:
-                if not isinstance(target, h5py.HardLink):
-                    raise ExternalDataError(f"{what}: {name} is a {type(target).__name__}: a weights file must hold its data itself",
-                                            hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")
+            # A callback stops a walk by returning a value (raising inside h5py's walks
+            # corrupts its lock), so each walk returns the first problem it meets.
+            odd = h5.visititems_links(lambda name, target: None if isinstance(target, h5py.HardLink) else (name, type(target).__name__))
+            if odd is not None:
+                raise ExternalDataError(f"{what}: {odd[0]} is a {odd[1]}: a weights file must hold its data itself",
+                                        hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")
 
-            h5.visititems_links(link)
-
-            def visit(raw: bytes, info: Any) -> None:  # h5py's low-level walk: no object per group
+            def visit(raw: bytes, info: Any) -> ZooError | None:  # h5py's low-level walk: no object per group
                 name = raw.decode()
                 if info.type == h5py.h5o.TYPE_DATASET:
                     dataset = h5py.h5d.open(fid, raw)
-                    _check_dataset(what, name, dataset)
+                    problem = _dataset_problem(what, name, dataset)
+                    if problem is not None:
+                        return problem
                     if name.split("/", 1)[0] not in _EXCLUDED_TOP_GROUPS:
                         layout[name] = (tuple(int(d) for d in dataset.shape), str(dataset.dtype))
+                return None
 
-            h5py.h5o.visit(fid, visit, info=True)
+            problem = h5py.h5o.visit(fid, visit, info=True)
+            if problem is not None:
+                raise problem
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise FileFormatError(
             f"{source if not isinstance(source, io.BytesIO) else 'weights'}: not a readable HDF5 weights file ({exc})",
@@ -67,23 +72,24 @@ def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
     return layout
 
 
-def _check_dataset(what: Any, name: str, dataset: Any) -> None:
+def _dataset_problem(what: Any, name: str, dataset: Any) -> ZooError | None:
     import h5py
     import numpy as np
 
     plist = dataset.get_create_plist()
     layout = plist.get_layout()
     if layout == h5py.h5d.VIRTUAL or plist.get_external_count():
-        raise ExternalDataError(f"{what}: dataset {name} keeps its data outside the file (virtual or external storage)",
-                                hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")
+        return ExternalDataError(f"{what}: dataset {name} keeps its data outside the file (virtual or external storage)",
+                                 hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")
     if layout == h5py.h5d.CHUNKED or plist.get_nfilters():
-        raise CompressedDataError(f"{what}: dataset {name} is chunked or compressed, which Keras never writes",
-                                  hint="Nothing was loaded: such a dataset can hide a decompression bomb. Re-save the weights with Keras.")
+        return CompressedDataError(f"{what}: dataset {name} is chunked or compressed, which Keras never writes",
+                                   hint="Nothing was loaded: such a dataset can hide a decompression bomb. Re-save the weights with Keras.")
     if dataset.dtype.kind not in "fiub":
-        raise FileFormatError(f"{what}: dataset {name} holds {dataset.dtype}, not numbers")
+        return FileFormatError(f"{what}: dataset {name} holds {dataset.dtype}, not numbers")
     expected = int(np.prod(dataset.shape, dtype=np.int64)) * dataset.dtype.itemsize
     if dataset.get_storage_size() > expected:
-        raise CompressedDataError(f"{what}: dataset {name} takes {dataset.get_storage_size():,} bytes on disk for {expected:,} bytes of data")
+        return CompressedDataError(f"{what}: dataset {name} takes {dataset.get_storage_size():,} bytes on disk for {expected:,} bytes of data")
+    return None
 
 
 def layout_sha256(layout: Layout) -> str:

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from zoo.constants import hf_endpoint, hf_hub_cache, hf_token
-from zoo.errors import EntryNotFoundError, HubError, IntegrityError, UntrustedResponseError
+from zoo.errors import EntryNotFoundError, HubError, IntegrityError, RepoNotFoundError, RevisionNotFoundError, UntrustedResponseError
 from zoo.formats import manifest as mf
 from zoo.hub.session import hub_session, redact, shown
 
@@ -84,9 +84,7 @@ def _download(repo_id: str, commit: str, entry: mf.FileEntry, blob: Path, progre
     where = f"{repo_id}@{commit[:12]}/{entry.path}"
     with hub_session(), get_session().stream("GET", url, headers=headers, follow_redirects=True) as response:
         if response.status_code == 404:
-            said = response.headers.get("x-error-message")
-            raise EntryNotFoundError(f"{repo_id}@{commit[:12]} has no file {entry.path!r}" + (f" (the Hub says: {redact(said)[:200]})" if said else ""),
-                                     hint="The manifest and the repo disagree; ask the publisher to republish it.")
+            _not_found(response, repo_id, commit, entry.path)
         if response.status_code not in (200, 206):
             raise HubError(f"{where}: the Hub answered {response.status_code}")
         digest = hashlib.sha256()
@@ -116,6 +114,18 @@ def _download(repo_id: str, commit: str, entry: mf.FileEntry, blob: Path, progre
         raise IntegrityError(entry.path, expected=expected, actual=actual, what="size" if have != entry.size else "sha256",
                              hint="Nothing was kept. Fetch again; if it repeats, the Hub serves wrong bytes: report it to the publisher.")
     os.replace(partial, blob)
+
+
+def _not_found(response: object, repo_id: str, commit: str, path: str) -> None:
+    """A 404, in the words of what is missing: the repo, the pinned commit, or the file."""
+    code, said = response.headers.get("x-error-code"), response.headers.get("x-error-message")
+    said = f" (the Hub says: {redact(said)[:200]})" if said else ""
+    if code == "RepoNotFound":
+        raise RepoNotFoundError(f"repository {repo_id} not found{said}", hint="Check the name, HF_ENDPOINT, and HF_TOKEN for private repos.")
+    if code == "RevisionNotFound":
+        raise RevisionNotFoundError(f"{repo_id} has no commit {commit}{said}",
+                                    hint="The pinned commit is gone from the Hub (its history was rewritten): ask the publisher, or fetch a current revision.")
+    raise EntryNotFoundError(f"{repo_id}@{commit[:12]} has no file {path!r}{said}", hint="The manifest and the repo disagree; ask the publisher to republish it.")
 
 
 def _check_range(response: object, start: int, size: int, where: str) -> None:
@@ -167,7 +177,7 @@ def read_small(repo_id: str, commit: str, path: str, *, limit: int) -> bytes:
     data = bytearray()
     with hub_session(), get_session().stream("GET", url, headers=build_hf_headers(token=hf_token(), library_name="zoo"), follow_redirects=True) as response:
         if response.status_code == 404:
-            raise EntryNotFoundError(f"{repo_id}@{commit[:12]} has no file {path!r}", hint="Is this a repo published by zoo?")
+            _not_found(response, repo_id, commit, path)
         if response.status_code != 200:
             raise HubError(f"{repo_id}@{commit[:12]}/{path}: the Hub answered {response.status_code}")
         for chunk in response.iter_bytes(CHUNK):

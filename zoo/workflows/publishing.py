@@ -81,6 +81,7 @@ def read_run(run_dir: Path) -> mf.Manifest:
 def check_recipe(run: mf.Manifest, run_dir: Path) -> None:
     """The weights must fit the recipe code users will build them into."""
     recipe = compat.recipe_for(run.recipe)
+    compat.check_builder_kwargs(recipe, run.recipe.builder_kwargs, run.compat.param_count)
     model = recipe.build(**run.recipe.builder_kwargs)
     if layout_sha256(model_layout(model)) != run.compat.layout_sha256 or architecture_sha256(model) != run.compat.architecture_sha256:
         raise ArchitectureMismatchError(

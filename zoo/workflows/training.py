@@ -21,6 +21,7 @@ never records a half-written file and stays resumable.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,7 +30,7 @@ from typing import Any, Iterable
 
 from zoo import compat
 from zoo.constants import MANIFEST_FILENAME
-from zoo.errors import ManifestError, RunDirError, UsageError, ZooError
+from zoo.errors import DiskError, ManifestError, RunDirError, UsageError, ZooError
 from zoo.fileio import atomic_path, sha256_file
 from zoo.formats import manifest as mf
 from zoo.formats.checkpoint import (
@@ -112,6 +113,12 @@ def train(
         seed_run_from(start_from, recipe, run_dir)
         resume = True
 
+    if resume and not (run_dir / MANIFEST_FILENAME).exists() and _unrecorded(run_dir):
+        shutil.rmtree(run_dir / "epochs", ignore_errors=True)  # killed before its first record: nothing to keep
+        for leftover in run_dir.iterdir():
+            leftover.unlink()
+        resume = False
+
     from zoo.tf import keras
 
     seed = recipe.train.seed
@@ -134,6 +141,9 @@ def train(
         compat.check_layout(model, run_dir / last.weights.path)
         load_resume_state(model, run_dir / resume_file.path)
     elif run_dir.exists() and any(run_dir.iterdir()):
+        if _unrecorded(run_dir):
+            raise RunDirError(f"{run_dir} holds a run killed before it recorded its first epoch",
+                              hint="Start it over with `resume=True` (nothing in it was recorded), or choose another `out`.")
         raise RunDirError(
             f"{run_dir} is not empty",
             hint="Continue that run with `resume=True`, or choose another `out`.",
@@ -218,6 +228,7 @@ def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: P
     """Write one epoch's directory (a Keras model directory plus the resume state) and
     return its manifest entry; the caller records it in ``zoo.json`` last."""
     rel = epoch_dir(epoch)
+    _check_room(run_dir, model)
     save_model_config(model, run_dir / rel / CONFIG_FILENAME)
     save_metadata(run_dir / rel / METADATA_FILENAME, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
     save_weights(model, run_dir / rel / WEIGHTS_FILENAME)
@@ -227,6 +238,17 @@ def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: P
         for filename, role in ((WEIGHTS_FILENAME, "weights"), (CONFIG_FILENAME, "config"), (METADATA_FILENAME, "metadata"), (RESUME_FILENAME, "resume"))
     )
     return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate(model), created_at=mf.utc_now())
+
+
+def _check_room(run_dir: Path, model: Any) -> None:
+    """Refuse to start writing an epoch the disk cannot hold (weights, and the resume state
+    with two optimizer slots per weight): HDF5 does not always fail cleanly on a full disk."""
+    needed = 4 * 4 * int(model.count_params()) + (1 << 20)
+    existing = next(p for p in (run_dir, *run_dir.resolve().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise DiskError(f"{run_dir} has {free:,} bytes free; an epoch of this model needs about {needed:,}",
+                        hint="Free some space (or train elsewhere) and resume: every epoch recorded so far is kept.")
 
 
 def _file_entry(run_dir: Path, rel: str, role: str) -> mf.FileEntry:
@@ -263,6 +285,29 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
         default_epoch=1,
         selection={},
     )
+
+
+_EPOCH_FILES = {"config.json", "metadata.json", "model.weights.h5", "resume.keras"}
+
+
+def _unrecorded(run_dir: Path) -> bool:
+    """A run dir holding only what a run writes before its first manifest: epoch files and
+    the temporary files of atomic writes (no zoo.json, nothing of anyone else's)."""
+    if not run_dir.is_dir() or (run_dir / MANIFEST_FILENAME).exists():
+        return False
+    found = False
+    for path in run_dir.rglob("*"):
+        rel = path.relative_to(run_dir).parts
+        if path.is_dir():
+            if not (rel[0] == "epochs" and (len(rel) == 1 or (len(rel) == 2 and re.fullmatch(r"e\d{3,}", rel[1])))):
+                return False
+            continue
+        temporary = path.name.startswith(".") and ".tmp" in path.name
+        ours = len(rel) == 3 and rel[0] == "epochs" and (path.name in _EPOCH_FILES or temporary)
+        if not (ours or (len(rel) == 1 and temporary and path.name.startswith(f".{MANIFEST_FILENAME}."))):
+            return False
+        found = True
+    return found
 
 
 def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
