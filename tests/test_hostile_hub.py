@@ -146,3 +146,24 @@ def test_credentials_in_the_endpoint_are_never_shown(monkeypatch, tmp_path):
     out = runner.invoke(app, ["fetch", "hf://zoo/digits-mlp"])
     assert out.exit_code == 13 and "cannot reach the Hub" in out.stderr
     assert "s3cretPassw0rd" not in out.output and "***@127.0.0.1" in out.stderr
+
+
+def test_many_processes_fetching_bad_bytes_all_end_in_an_integrity_error(liar, tmp_path):
+    """Eight processes, one cache, a hub flipping a byte of every weights file it serves:
+    each process ends in IntegrityError (exit 7), none in a traceback, no bad blob kept."""
+    import subprocess
+    import sys
+
+    def flip(method: str, path: str, answer) -> None:
+        body = bytearray(answer.body)
+        body[len(body) // 2] ^= 0xFF
+        answer.body = bytes(body)
+
+    liar.on(r"/resolve/.*/model\.weights\.h5$", flip, method="GET")
+    procs = [subprocess.Popen([sys.executable, "-m", "zoo.cli", "fetch", "digits-mlp", "--epoch", "1"], env=os.environ.copy(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [7] * 8, [o[1][-300:] for o in outputs]
+    assert not any("Traceback" in err for _, err in outputs)
+    blobs = tmp_path / "hf" / "hub" / "models--zoo--digits-mlp" / "blobs"
+    assert not [p for p in blobs.iterdir() if p.suffix != ".incomplete" and ".zoo" not in p.name] if blobs.exists() else True

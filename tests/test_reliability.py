@@ -6,6 +6,7 @@ docs/reliability.md records what was tried and what happened.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -415,3 +416,44 @@ def test_a_training_killed_at_random_moments_stays_resumable(tmp_path):
     reference = mf.load(tmp_path / "uninterrupted" / "zoo.json")
     assert final.epoch_numbers == [1, 2, 3, 4]
     assert final.epochs[-1].weights.sha256 == reference.epochs[-1].weights.sha256
+
+
+deep_values = st.recursive(st.integers() | st.text(max_size=5), lambda inner: st.lists(inner, min_size=1, max_size=2), max_leaves=400)
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(1, 3000), width=st.integers(0, 200_000), tree=deep_values)
+def test_fuzzed_deep_and_large_manifests_give_only_clean_errors(depth, width, tree):
+    """Nesting up to 3,000 deep, strings up to 200 kB, trees of 400 leaves: the parser
+    answers ManifestError, never a RecursionError or any other exception."""
+    for text in ("[" * depth + "]" * depth, json.dumps({"schema_version": 2, "name": "x" * width}), json.dumps({"x": tree})):
+        try:
+            mf.loads(text)
+        except zoo.ManifestError:
+            pass
+
+
+header_values = st.one_of(st.text(max_size=80), st.from_regex(r"[0-9a-f]{40}", fullmatch=True), st.sampled_from(["../../x", "/etc/x", "", "W/\"x\""]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commit=header_values, etag=header_values, size=st.one_of(st.text(max_size=12), st.integers(-5, 10**13).map(str)), body=json_values)
+def test_fuzzed_server_answers_give_only_typed_errors(commit, etag, size, body, hub_server, monkeypatch, tmp_path_factory):
+    """A hub answering arbitrary commits, ETags, sizes and model_info bodies: every fetch
+    either works or ends in one of zoo's errors, and nothing lands outside the cache."""
+    from hostile_hub import HostileHub, set_header
+
+    home = tmp_path_factory.mktemp("fuzz")
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    with HostileHub(hub_server.endpoint) as proxy:
+        monkeypatch.setenv("HF_ENDPOINT", proxy.endpoint)
+        proxy.on(r"^/api/models/", lambda m, p, a: a.set_json(body))
+        proxy.on(r"/resolve/", set_header("X-Repo-Commit", commit))
+        proxy.on(r"/resolve/", set_header("ETag", etag))
+        proxy.on(r"/resolve/", set_header("Content-Length", size), method="HEAD")
+        for name in ("hf://zoo/digits-mlp", "digits-mlp"):
+            try:
+                zoo.fetch(name)
+            except zoo.ZooError:
+                pass
+    assert {p.relative_to(home).parts[0] for p in home.rglob("*")} <= {"hf"}
