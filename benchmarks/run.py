@@ -65,6 +65,83 @@ def row(what, ours, theirs, goal=None, unit="s"):
     return {"what": what, "zoo": ours, "by_hand": theirs, "ratio": ratio, "goal": goal, "verdict": ok, "unit": unit}
 
 
+def measured(what: str, value: float, goal: float | None, unit: str) -> dict:
+    """A row with one measured value against an absolute goal (``value <= goal``)."""
+    ok = "" if goal is None else ("meets" if value <= goal else "MISSES")
+    return {"what": what, "zoo": value, "by_hand": float("nan"), "ratio": float("nan"), "goal": goal, "verdict": ok, "unit": unit}
+
+
+def bench_serving(tmp: Path, sizes_mb: list[int], repeats: int) -> list[dict]:
+    """zoo hub serve (olah with zoo's streaming patch) against python -m http.server over the
+    same LFS object: curl and hf_hub_download throughput, HEAD time, and the server's peak
+    memory while one and eight clients download the largest file."""
+    import numpy as np
+    from huggingface_hub import hf_hub_download
+
+    from zoo.hub.git_publisher import publish_tree, repo_dir
+    from zoo.hub.server import HubServer, free_port
+
+    rows = []
+    hub = tmp / "serve-hub"
+    commits = {}
+    for size in sizes_mb:
+        stage = tmp / f"serve-{size}"
+        stage.mkdir()
+        with open(stage / "model.weights.h5", "wb") as out:  # written in pieces: a 1 GB file never sits in memory
+            rng = np.random.default_rng(size)
+            for _ in range(size):
+                out.write(rng.bytes(1 << 20))
+        commits[size] = publish_tree(stage, hub, f"bench/serve-{size}")
+        shutil.rmtree(stage)
+    lfs = {size: next(p for p in (repo_dir(hub, f"bench/serve-{size}") / ".git" / "lfs" / "objects").rglob("*") if p.is_file()) for size in sizes_mb}
+    plain_port = free_port()
+    plain = subprocess.Popen([str(BIN / "python"), "-m", "http.server", str(plain_port), "--bind", "127.0.0.1", "--directory", str(hub)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        with HubServer(hub) as server:
+            for size in sizes_mb:
+                ours_url = f"{server.endpoint}/bench/serve-{size}/resolve/{commits[size]}/model.weights.h5"
+                plain_url = f"http://127.0.0.1:{plain_port}/{lfs[size].relative_to(hub).as_posix()}"
+                out = tmp / "served.bin"
+
+                def fetch_hf(size=size):
+                    shutil.rmtree(tmp / "serve-hf", ignore_errors=True)
+                    hf_hub_download(f"bench/serve-{size}", "model.weights.h5", revision=commits[size], endpoint=server.endpoint, cache_dir=str(tmp / "serve-hf"))
+
+                t = side_by_side({"zoo serve": lambda u=ours_url: run(["curl", "-sf", "-o", str(out), u]),
+                                  "http.server": lambda u=plain_url: run(["curl", "-sf", "-o", str(out), u]),
+                                  "hf_hub_download": fetch_hf}, repeats)
+                rows.append(row(f"serve {size} MB: curl from zoo hub serve vs python -m http.server", t["zoo serve"], t["http.server"], 2.0))
+                rows.append(row(f"serve {size} MB: hf_hub_download from zoo hub serve vs curl from http.server", t["hf_hub_download"], t["http.server"], 2.0))
+            largest = max(sizes_mb)
+            url = f"{server.endpoint}/bench/serve-{largest}/resolve/{commits[largest]}/model.weights.h5"
+            import httpx2
+
+            with httpx2.Client() as client:
+                client.head(url)  # the connection, once
+                heads = side_by_side({"head": lambda: client.head(url).raise_for_status()}, 5, number=20)
+            rows.append(measured(f"HEAD of the {largest} MB file", heads["head"] * 1000, 10.0, "ms"))
+            pid = server._proc.pid
+            for clients in (1, 8):
+                Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current size
+                idle = _status_kb(pid, "VmRSS")
+                procs = [subprocess.Popen(["curl", "-sf", "-o", "/dev/null", url]) for _ in range(clients)]
+                for p in procs:
+                    p.wait()
+                grown = (_status_kb(pid, "VmHWM") - idle) / 1024
+                rows.append(measured(f"server peak RSS growth, {clients} concurrent download(s) of {largest} MB", grown, 64.0 if clients == 8 else None, "MB"))
+    finally:
+        plain.terminate()
+        plain.wait()
+    return rows
+
+
+def _status_kb(pid: int, field: str) -> int:
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(field + ":"))
+    return int(line.split()[1])
+
+
 def bench_cli(repeats: int, env: dict) -> list[dict]:
     py, zoo, hf = str(BIN / "python"), str(BIN / "zoo"), str(BIN / "hf")
     commands = {"tf": [py, "-c", "import tensorflow"], "hf": [hf, "--help"], "zoo --help": [zoo, "--help"],
@@ -87,16 +164,16 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
     from zoo.hub.server import HubServer
 
     stage = tmp / "stage"
-    (stage / "epochs/e001").mkdir(parents=True)
+    stage.mkdir(parents=True)
     data = np.random.default_rng(0).bytes(size_mb * 1024 * 1024)
-    (stage / "epochs/e001/model.weights.h5").write_bytes(data)
+    (stage / "model.weights.h5").write_bytes(data)
     base = mf.load(ROOT / "manifests" / "digits-mlp.json")
-    entry = mf.EpochEntry(1, (mf.FileEntry("epochs/e001/model.weights.h5", hashlib.sha256(data).hexdigest(), len(data), "weights"),), {}, base.epochs[0].created_at)
+    entry = mf.EpochEntry(1, (mf.FileEntry("model.weights.h5", hashlib.sha256(data).hexdigest(), len(data), "weights"),), {}, base.epochs[0].created_at)
     big = base.replace(name="big", hub=mf.HubRef("bench/big", None), epochs=(entry,), default_epoch=1, selection={})
     (stage / "zoo.json").write_text(big.dumps())
     commit = publish_tree(stage, tmp / "hub", "bench/big", tags=[], message="bench")
     (tmp / "manifests").mkdir(exist_ok=True)
-    mf.write(big.replace(hub=mf.HubRef("bench/big", commit)), tmp / "manifests" / "big.json")
+    mf.write(big.pinned("bench/big", commit), tmp / "manifests" / "big.json")
     rows = []
     with HubServer(tmp / "hub") as server:
         os.environ["HF_ENDPOINT"] = server.endpoint
@@ -111,9 +188,9 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
 
         def raw():
             fresh_cache()
-            hf_hub_download("bench/big", "epochs/e001/model.weights.h5", revision=commit, endpoint=server.endpoint, cache_dir=str(tmp / "hf" / "hub"))
+            hf_hub_download("bench/big", "model.weights.h5", revision=commit, endpoint=server.endpoint, cache_dir=str(tmp / "hf" / "hub"))
 
-        url = f"{server.endpoint}/bench/big/resolve/{commit}/epochs/e001/model.weights.h5"
+        url = f"{server.endpoint}/bench/big/resolve/{commit}/model.weights.h5"
         contenders = {"zoo": ours, "hf_hub_download": raw}
         if shutil.which("curl"):
             contenders["curl"] = lambda: run(["curl", "-sf", "-o", str(tmp / "curl.bin"), url])
@@ -165,10 +242,12 @@ def _resnet_run(tmp: Path) -> Path:
     w = run / "epochs/e001/model.weights.h5"
     entry = mf.EpochEntry(1, (mf.FileEntry("epochs/e001/model.weights.h5", sha256_file(w), w.stat().st_size, "weights"),), {}, mf.utc_now())
     base = mf.load(ROOT / "manifests" / "digits-mlp.json")
-    recipe = mf.RecipeRef("bench-resnet50", 1, {}, (224, 224, 3), mf.Dataset("none", {}), mf.TrainConfig("adam", 1e-3, 32, 1, 0))
+    recipe = mf.RecipeRef("bench-resnet50", 1, {}, mf.Dataset("none", {}), mf.TrainConfig("adam", 1e-3, 32, 1, 0))
     compat = mf.Compat("keras.weights.h5", base.compat.keras, base.compat.tensorflow, int(model.count_params()),
                        layout_sha256(model_layout(model)), architecture_sha256(model))
-    mf.write(base.replace(name="bench-resnet50", recipe=recipe, compat=compat, hub=None, epochs=(entry,), default_epoch=1, selection={}), run / "zoo.json")
+    spec = mf.InputSpec((224, 224, 3), "float32", (0.0, 1.0), "none (benchmark only)")
+    mf.write(base.replace(name="bench-resnet50", recipe=recipe, input=spec, classes=(), compat=compat, hub=None, epochs=(entry,),
+                          default_epoch=1, selection={}), run / "zoo.json")
     return run
 
 
@@ -291,6 +370,7 @@ def main() -> None:
         rows += bench_load(tmp, repeats if args.quick else 11, small)
         rows += bench_train(tmp, 10 if args.quick else 30, 3 if args.quick else 11)
         rows += bench_compare(tmp, 3 if args.quick else 10, 1 if args.quick else 5)
+        rows += bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 5)
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
     for r in rows:
         print(f"{r['what']:<68} {r['zoo']:>9.3f} {r.get('by_hand', float('nan')):>9.3f} {r.get('ratio', float('nan')):>7.2f} "

@@ -15,6 +15,7 @@ import yaml
 from conftest import runner, tree_digest
 
 import zoo
+from zoo.cli import app
 from zoo.formats import manifest as mf
 from zoo.constants import user_manifests_dir
 from zoo.hub.git_publisher import repo_dir
@@ -285,3 +286,21 @@ def test_publishing_a_users_run_never_writes_into_the_package(small_runs, tmp_pa
     assert tree_digest(bundled_manifests_dir()) == bundled
     assert result.manifest_path == catalog_dir / "digits-mlp.json" and result.shadows_bundled
     assert zoo.get_manifest("digits-mlp").hub.repo_id == "myorg/digits-mlp"
+
+
+def test_a_loaded_model_says_which_epoch_and_commit_it_is(hub):
+    m = zoo.get_manifest("digits-mlp")
+    model = zoo.load_pretrained("digits-mlp", epoch="best")
+    best = m.resolve_epoch("best")
+    assert (model.zoo.epoch, model.zoo.commit, model.zoo.weights_sha256) == (best.epoch, best.commit, best.weights.sha256)
+    assert model.zoo.origin == f"zoo/digits-mlp@{best.commit}"
+
+
+def test_fetch_says_what_best_resolved_to_and_where_each_file_came_from(hub):
+    first = runner.invoke(app, ["fetch", "digits-mlp", "--epoch", "best"])
+    best = zoo.get_manifest("digits-mlp").best_epoch
+    assert first.exit_code == 0 and f"epoch best → {best} weights: downloaded" in first.stderr
+    again = runner.invoke(app, ["fetch", "digits-mlp", "--epoch", "best", "--json"])
+    [f] = json.loads(again.stdout)
+    assert f["asked"] == "best" and f["epoch"] == best and f["cached"] is True
+    assert Path(first.stdout.strip()).is_file()

@@ -235,3 +235,11 @@ def test_serve_without_git_lfs_says_how_to_install_it(hub_dir, tmp_path, monkeyp
     monkeypatch.setenv("PATH", str(bin_dir))
     result = runner.invoke(app, ["hub", "serve", "--dir", str(hub_dir)])
     assert result.exit_code == 15 and "git-lfs is not installed" in result.stderr
+
+
+def test_with_the_hub_down_a_branch_lookup_says_so_not_that_the_file_is_missing(hub, monkeypatch):
+    zoo.fetch("hf://zoo/digits-cnn", "best")  # cached now
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    out = runner.invoke(app, ["fetch", "zoo/digits-cnn", "--epoch", "best"])
+    assert out.exit_code == 13 and "to find which commit zoo/digits-cnn@main is" in out.stderr
+    assert "not in the cache" not in out.stderr

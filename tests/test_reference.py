@@ -15,7 +15,7 @@ from zoo.workflows.reference import train_or_reuse
 def test_a_complete_run_with_the_asked_epochs_is_reused_untouched(small_runs, tmp_path):
     run = shutil.copytree(small_runs["digits-mlp"], tmp_path / "digits-mlp")
     before = tree_digest(run)
-    assert train_or_reuse("digits-mlp", run, epochs=2, save_at=[1, 2], progress=False) == run
+    assert train_or_reuse("digits-mlp", run, epochs=2, save_at=[1, 2], progress=False) == "reused"
     assert tree_digest(run) == before
 
 
@@ -33,5 +33,5 @@ def test_a_run_that_saved_other_epochs_is_refused_and_kept(epochs, save_at, smal
 
 def test_a_partial_run_is_resumed_to_the_asked_epochs(small_runs, tmp_path):
     run = shutil.copytree(small_runs["digits-mlp"], tmp_path / "digits-mlp")
-    train_or_reuse("digits-mlp", run, epochs=3, save_at=[1, 2, 3], progress=False)
+    assert train_or_reuse("digits-mlp", run, epochs=3, save_at=[1, 2, 3], progress=False) == "resumed"
     assert mf.load(run / "zoo.json").epoch_numbers == [1, 2, 3]

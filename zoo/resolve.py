@@ -21,6 +21,7 @@ looks at the string again.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -53,7 +54,8 @@ class FetchedFile:
     local_path: Path | None  # None in a dry run
     size: int
     sha256: str
-    cached: bool
+    cached: bool  # found in the cache (True), or downloaded by this call
+    asked: str | None = None  # the word that chose the epoch ("best", "last"), when not its number
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "local_path": str(self.local_path) if self.local_path else None}
@@ -90,10 +92,18 @@ class Source:
         chosen = {e.epoch: e for e in (self.entry(s) for s in specs)}
         return [chosen[n] for n in sorted(chosen)]
 
-    def files(self, entries: Iterable[mf.EpochEntry], *, roles: Iterable[str] = ("weights",), dry_run: bool = False) -> list[FetchedFile]:
-        """The verified local files of ``entries`` with one of ``roles``."""
+    def files(self, entries: Iterable[mf.EpochEntry], *, roles: Iterable[str] = ("weights",), dry_run: bool = False,
+              asked: dict[int, str] | None = None) -> list[FetchedFile]:
+        """The verified local files of ``entries`` with one of ``roles`` (``asked``: epoch →
+        the word that chose it, recorded on each file)."""
         roles = tuple(roles)
-        return [self._file(e, f, dry_run) for e in entries for f in e.files if f.role in roles]
+        return [dataclasses.replace(self._file(e, f, dry_run), asked=(asked or {}).get(e.epoch))
+                for e in entries for f in e.files if f.role in roles]
+
+    def words(self, epochs: Iterable[int | str] | int | str | None) -> dict[int, str]:
+        """Epoch → the word (``best``, ``last``, or the default) that named it in ``epochs``."""
+        specs = [epochs] if epochs is None or isinstance(epochs, (int, str)) else list(epochs)
+        return {self.entry(s).epoch: ("default" if s is None else s) for s in specs if not isinstance(s, int) and not str(s).isdigit()}
 
     def weights_path(self, entry: mf.EpochEntry) -> Path:
         [fetched] = self.files([entry])

@@ -232,11 +232,14 @@ def fetch_command(
     if as_json:
         _print_json([f.to_dict() for f in files])
         return
+    notes = _console(stderr=True)
     for f in files:
+        said = f"epoch {f.asked} → {f.epoch}" if f.asked else f"epoch {f.epoch}"
         if dry_run:
             state = "cached" if f.cached else "to download"
-            sys.stdout.write(f"epoch {f.epoch} {f.role}: {f.path_in_repo} ({f.size:,} bytes, {state})\n")
+            sys.stdout.write(f"{said} {f.role}: {f.path_in_repo} ({f.size:,} bytes, {state})\n")
         else:
+            notes.print(f"{said} {f.role}: " + ("from the cache" if f.cached else f"downloaded {render._size(f.size)}"), soft_wrap=True)
             sys.stdout.write(f"{f.local_path}\n")
 
 
@@ -283,12 +286,14 @@ def compare_command(
     else:
         console = _console()
         _print_tables(console, render.comparison_tables(result, console.width))
-        console.print(render.comparison_legend(result))
+        console.print(render.comparison_legend(result))  # wrapped at word boundaries
         for label, path in (("plot", plot), ("epochs side by side", drawn)):
             if path is not None:
                 _console().print(f"{label}: {path}")
     if verify:
         result.verify(tolerance)
+        compared = sum(len(e.measured) for m in result.models for e in m.epochs)
+        _console().print(f"verified: {compared} published metrics reproduce within {tolerance:g} (largest difference {result.largest_difference():.1e})")
 
 
 @app.command("predict")
@@ -377,7 +382,9 @@ def hub_build_command(
     build_reference_zoo(
         directory or default_hub_dir(), recipes=recipes or None, epochs=epochs,
         save_at=_parse_int_list(save_at, "--save-at") or [], runs_dir=runs_dir, org=org, manifests_dir=manifests_dir,
-        on_published=lambda r: console.print(f"published {r.manifest.hub.repo_id} @ {r.commit[:12]} epochs {r.manifest.epoch_numbers} → {r.manifest_path}"),
+        on_published=lambda how, r: console.print(
+            f"{r.manifest.hub.repo_id}: run {how}; " + (f"published epochs {r.manifest.epoch_numbers} @ {r.commit[:12]}" if r.changed
+                                                        else f"hub unchanged @ {r.commit[:12]}") + f" → {r.manifest_path}", soft_wrap=True),
     )
 
 

@@ -68,13 +68,19 @@ def metric_tables(title: str, keys: Sequence[tuple[str, str]], metrics: Sequence
     (the rest in continuation tables that repeat the keys), the ``tail`` columns last."""
     key_width = sum(max(len(h), *(len(r[0][i]) for r in rows)) + 3 for i, (h, _) in enumerate(keys)) if rows else 20
     tail_width = sum(max(len(h), *(len(c[i]) for c in tail_cells)) + 3 for i, (h, _) in enumerate(tail)) if tail_cells else 0
-    groups, current, used = [], [], key_width + tail_width
+    units: list[list[str]] = []  # a metric and its "#published" twin stay side by side
     for metric in metrics:
-        need = max(max(len(line) for line in header(metric).split("\n")), *(len(r[1].get(metric, "-")) for r in rows)) + 3 if rows else 9
+        if metric.endswith("#published") and units:
+            units[-1].append(metric)
+        else:
+            units.append([metric])
+    groups, current, used = [], [], key_width + tail_width
+    for unit in units:
+        need = sum(max(max(len(line) for line in header(m).split("\n")), *(len(r[1].get(m, "-")) for r in rows)) + 3 if rows else 9 for m in unit)
         if current and used + need > width:
             groups.append(current)
             current, used = [], key_width + tail_width
-        current.append(metric)
+        current.extend(unit)
         used += need
     groups.append(current)
     tables = []

@@ -45,7 +45,8 @@ def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
 
             # A callback stops a walk by returning a value (raising inside h5py's walks
             # corrupts its lock), so each walk returns the first problem it meets.
-            odd = h5.visititems_links(lambda name, target: None if isinstance(target, h5py.HardLink) else (name, type(target).__name__))
+            kinds = {h5py.h5l.TYPE_SOFT: "soft link", h5py.h5l.TYPE_EXTERNAL: "external link"}
+            odd = fid.links.visit(lambda raw, info: None if info.type == h5py.h5l.TYPE_HARD else (raw.decode(), kinds.get(info.type, "link")), info=True)
             if odd is not None:
                 raise ExternalDataError(f"{what}: {odd[0]} is a {odd[1]}: a weights file must hold its data itself",
                                         hint="Nothing was loaded. Ask for the weights as Keras writes them (model.save_weights).")

@@ -57,8 +57,13 @@ def _translate(exc: Exception, repo_id: str, revision: str, filename: str | None
         return HubTimeoutError(f"{repo_id}@{revision}: the Hub at {redact(hf_endpoint())} did not answer in time ({exc.__class__.__name__})",
                                hint="Check the server, or raise ZOO_HUB_CONNECT_TIMEOUT / ZOO_HUB_READ_TIMEOUT (seconds).")
     if isinstance(exc, httpx2.TransportError):
+        if filename is None:  # a branch or tag to resolve: only that needed the Hub
+            return OfflineError(
+                f"cannot reach the Hub at {redact(hf_endpoint())} ({_cause(exc)}) to find which commit {repo_id}@{revision} is",
+                hint="Start the hub, or name a commit (hf://ORG/NAME@SHA) or a catalog name: their cached epochs need no Hub.",
+            )
         return OfflineError(
-            f"cannot reach the Hub at {redact(hf_endpoint())} ({_cause(exc)}) and {filename or 'the file'} is not in the cache",
+            f"cannot reach the Hub at {redact(hf_endpoint())} ({_cause(exc)}) and {filename} is not in the cache",
             hint="Start the hub ('zoo hub serve') or fix HF_ENDPOINT; files fetched earlier load offline with HF_HUB_OFFLINE=1.",
         )
     if isinstance(exc, (hf.OfflineModeIsEnabled, hf.LocalEntryNotFoundError)):
@@ -166,7 +171,9 @@ def _fetching(repo_id: str, commit: str, filename: str, get: Callable[[], T]) ->
 
 def fetch_file(repo_id: str, commit: str, entry: mf.FileEntry, *, progress: bool = True) -> Path:
     """``entry``'s file at ``commit``, verified; a bad copy is evicted before the error."""
-    path = _fetching(repo_id, commit, entry.path, lambda: download.fetch(repo_id, commit, entry, progress=progress))
+    path, checked = _fetching(repo_id, commit, entry.path, lambda: download.fetch(repo_id, commit, entry, progress=progress))
+    if checked:  # hashed as it was written: this hand-out is checked
+        return path
     try:
         return verify_file(path, entry)
     except IntegrityError as exc:

@@ -48,12 +48,13 @@ def cached(repo_id: str, commit: str, path: str) -> Path | None:
     return link if link.exists() else None
 
 
-def fetch(repo_id: str, commit: str, entry: mf.FileEntry, *, progress: bool = True) -> Path:
+def fetch(repo_id: str, commit: str, entry: mf.FileEntry, *, progress: bool = True) -> tuple[Path, bool]:
     """``entry``'s file at ``commit`` in the cache (downloaded, or the rest of it, when
-    missing); its size and sha256 are checked before it is named a blob."""
+    missing), and whether this call just checked its bytes: a download's size and sha256
+    are checked as it is written, before it is named a blob."""
     link = pointer(repo_id, commit, entry.path)
     if link.exists():
-        return link
+        return link, False
     blob = storage(repo_id) / "blobs" / entry.sha256
     lock = hf_hub_cache() / ".locks" / storage(repo_id).name / f"{entry.sha256}.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -61,10 +62,11 @@ def fetch(repo_id: str, commit: str, entry: mf.FileEntry, *, progress: bool = Tr
     from filelock import FileLock
 
     with FileLock(str(lock)):
-        if not blob.exists():  # another process may have finished it while we waited
+        checked = not blob.exists()  # another process may have finished it while we waited
+        if checked:
             _download(repo_id, commit, entry, blob, progress)
         _link(link, blob)
-    return link
+    return link, checked
 
 
 def _download(repo_id: str, commit: str, entry: mf.FileEntry, blob: Path, progress: bool) -> None:
@@ -106,8 +108,6 @@ def _download(repo_id: str, commit: str, entry: mf.FileEntry, blob: Path, progre
                 out.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
     if have != entry.size or digest.hexdigest() != entry.sha256:
         partial.unlink(missing_ok=True)
         actual, expected = (f"{have} bytes", f"{entry.size} bytes") if have != entry.size else (digest.hexdigest(), entry.sha256)

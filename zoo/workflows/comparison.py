@@ -33,6 +33,7 @@ class EpochResult:
     file_size: int
     best: bool = False
     detections: list | None = None  # with ``show``: (box, score, class) on the shown image
+    selection: float | None = None  # the published value of the metric that picks the best epoch
 
 
 @dataclass
@@ -131,7 +132,8 @@ def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | No
             t2 = time.perf_counter()
             published = {k: v for k, v in entry.metrics.items() if k in measured}
             shown = recipe.detect(model, show[None])[0] if show is not None else None
-            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch, shown))
+            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch,
+                                             shown, entry.metrics.get(result.selection_metric) if result.selection_metric else None))
     return result
 
 

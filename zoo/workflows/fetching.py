@@ -29,4 +29,5 @@ def fetch(
         load_file(source.path, recipe, allow_unsafe=allow_unsafe)
         return [source.fetched()]
     roles = ("weights", "resume") if include_resume else ("weights",)
-    return source.files(source.entries(epochs, all_epochs=all_epochs), roles=roles, dry_run=dry_run)
+    entries = source.entries(epochs, all_epochs=all_epochs)
+    return source.files(entries, roles=roles, dry_run=dry_run, asked={} if all_epochs else source.words(epochs))

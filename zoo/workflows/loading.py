@@ -80,6 +80,18 @@ def load_pretrained(
     return load_epoch(source, source.entry(epoch), compile=compile)
 
 
+@dataclass(frozen=True)
+class LoadedFrom:
+    """What a loaded model is (``model.zoo``): so a user can check which epoch and commit
+    ``best`` or a branch resolved to, and which bytes were loaded."""
+
+    name: str
+    epoch: int
+    origin: str  # ORG/NAME@commit, or the run directory
+    commit: str | None
+    weights_sha256: str
+
+
 def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: bool = False) -> Any:
     """``load_pretrained`` for a source already resolved (and pinned) by the caller, so
     one command resolves a name once and loads from the very commit it described."""
@@ -89,6 +101,8 @@ def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: 
     compat.load_checked(model, source.weights_path(entry), what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
     if compile:
         compat.recipe_for(manifest.recipe).compile(model)
+    origin = f"{source.repo_id}@{entry.commit}" if isinstance(source, HubSource) else source.origin
+    model.zoo = LoadedFrom(manifest.name, entry.epoch, origin, entry.commit, entry.weights.sha256)
     return model
 
 

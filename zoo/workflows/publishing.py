@@ -48,12 +48,13 @@ class PublishResult:
     manifest: mf.Manifest  # every epoch pinned to its commit
     commit: str  # where main stands: the last epoch's commit
     published: list[int]  # the epochs this call committed (empty: the Hub had them all)
+    changed: bool  # main moved (a replace that rebuilt the very same commits did not)
     manifest_path: Path
     target: str  # the hub dir or the endpoint
     shadows_bundled: bool  # the name now hides a bundled model of the same name
 
     def to_dict(self) -> dict:
-        return {"commit": self.commit, "published": self.published, "manifest_path": str(self.manifest_path), "target": self.target,
+        return {"commit": self.commit, "published": self.published, "changed": self.changed, "manifest_path": str(self.manifest_path), "target": self.target,
                 "shadows_bundled": self.shadows_bundled, "manifest": self.manifest.to_dict()}
 
 
@@ -183,6 +184,7 @@ def publish(
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     repo = LocalRepo(Path(hub_dir), repo_id) if hub_dir is not None else RemoteRepo(repo_id)
+    head_before = repo.head
     if replace:
         repo.restart()
     published = _already_published(run, _on_hub(repo, repo_id), run_dir, repo_id)
@@ -212,7 +214,8 @@ def publish(
     path = directory / f"{name}.json"
     mf.write(pinned, path)
     shadows = any(e.name == name and e.shadowed for e in catalog.entries())
-    return PublishResult(pinned, repo.head, [e.epoch for e in new], path, str(hub_dir) if hub_dir is not None else hf_endpoint(), shadows)
+    target = str(hub_dir) if hub_dir is not None else hf_endpoint()
+    return PublishResult(pinned, repo.head, [e.epoch for e in new], repo.head != head_before, path, target, shadows)
 
 
 class BackgroundPublisher:

@@ -19,9 +19,10 @@ from zoo.workflows.publishing import PublishResult, publish
 from zoo.workflows.training import plan_save_at, train
 
 
-def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[int], progress: bool = True) -> Path:
+def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[int], progress: bool = True) -> str:
     """Train ``recipe`` into ``run_dir``; resume a partial run; reuse a complete one only if
-    it saved exactly the epochs asked for (it is refused, never deleted, otherwise)."""
+    it saved exactly the epochs asked for (it is refused, never deleted, otherwise).
+    Returns what happened: "trained", "resumed" or "reused"."""
     path = run_dir / MANIFEST_FILENAME
     if path.is_file():
         held = mf.load(path).epoch_numbers
@@ -32,11 +33,11 @@ def train_or_reuse(recipe: str, run_dir: Path, epochs: int, save_at: Iterable[in
                 hint=f"Move or delete {run_dir} to train afresh, use another `runs_dir`, or ask for `epochs={held[-1]}` and `save_at={held}`.",
             )
         if held[-1] == epochs:
-            return run_dir
+            return "reused"
         train(recipe, epochs=epochs, save_at=save_at, out=run_dir, resume=True, progress=progress)
-    else:
-        train(recipe, epochs=epochs, save_at=save_at, out=run_dir, progress=progress)
-    return run_dir
+        return "resumed"
+    train(recipe, epochs=epochs, save_at=save_at, out=run_dir, progress=progress)
+    return "trained"
 
 
 def build_reference_zoo(
@@ -49,18 +50,19 @@ def build_reference_zoo(
     org: str = "zoo",
     manifests_dir: Path | None = None,
     progress: bool = True,
-    on_published: Callable[[PublishResult], None] | None = None,
-) -> list[PublishResult]:
+    on_published: Callable[[str, PublishResult], None] | None = None,
+) -> list[tuple[str, PublishResult]]:
     """Train (or reuse) every recipe and publish it to ``hub_dir`` as ``ORG/NAME``, pinning
     ``manifests/NAME.json`` (the bundled catalog, unless ``manifests_dir``) to each commit."""
     names = list(recipes) if recipes else [r.name for r in list_recipes()]
     results = []
     for name in names:
-        run = train_or_reuse(name, Path(runs_dir) / name, epochs, save_at, progress)
+        run = Path(runs_dir) / name
+        how = train_or_reuse(name, run, epochs, save_at, progress)
         # The reference zoo is what this code trains: a hub left by other code or another
         # machine is started over (on the same machine the same commits come back).
         result = publish(run, f"{org}/{name}", hub_dir=hub_dir, manifests_dir=manifests_dir or bundled_manifests_dir(), replace=True)
-        results.append(result)
+        results.append((how, result))
         if on_published:
-            on_published(result)
+            on_published(how, result)
     return results

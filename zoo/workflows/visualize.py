@@ -62,13 +62,21 @@ def plot_comparison(comparison: Any, path: Path | str) -> Path:
     fig = _figure(550 * len(keys), 420)
     for i, key in enumerate(keys):
         ax = fig.add_subplot(1, len(keys), i + 1)
-        for model in comparison.models:
-            xs = [e.epoch for e in model.epochs]
-            line, = ax.plot(xs, [e.measured.get(key) for e in model.epochs], marker="o", label=f"{model.name} (measured)")
+        for index, model in enumerate(comparison.models):
+            points = [(e.epoch, e.measured[key]) for e in model.epochs if key in e.measured]
+            if not points:  # a detector's mAP has no place on a classifier's plot
+                continue
+            line, = ax.plot(*zip(*points), marker="o", color=_colour(index), label=f"{model.name} (measured)")
             published = [(e.epoch, e.published[key]) for e in model.epochs if key in e.published]
             if published:
                 ax.plot(*zip(*published), linestyle="none", marker="o", markersize=11, markerfacecolor="none",
                         markeredgecolor=line.get_color(), label=f"{model.name} (published)")
+            chooser = model.selection_metric
+            if chooser and chooser != key and chooser.partition("/")[2] == key.partition("/")[2]:  # val beside test
+                picked = [(e.epoch, e.selection) for e in model.epochs if e.selection is not None]
+                if picked:
+                    ax.plot(*zip(*picked), linestyle="--", marker=".", color=line.get_color(), alpha=0.6,
+                            label=f"{model.name} {chooser} (picks best)")
             best = [e for e in model.epochs if e.best and key in e.measured]
             if best:
                 ax.plot([best[0].epoch], [best[0].measured[key]], linestyle="none", marker="*", markersize=15,
@@ -83,6 +91,13 @@ def plot_comparison(comparison: Any, path: Path | str) -> Path:
 
 
 _DPI = 100
+
+
+def _colour(index: int) -> Any:
+    """One colour per model, the same on every plot of a figure."""
+    from matplotlib import colormaps
+
+    return colormaps["tab10"](index % 10)
 
 
 def _figure(width_px: float, height_px: float) -> Any:
