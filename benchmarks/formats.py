@@ -30,6 +30,7 @@ def measure(recipe_name: str, repeats: int, tmp: Path) -> list[dict]:
     import numpy as np
 
     import zoo
+    from zoo.formats import portable
     from zoo.formats.checkpoint import save_weights
     from zoo.tf import keras, tf
 
@@ -37,6 +38,7 @@ def measure(recipe_name: str, repeats: int, tmp: Path) -> list[dict]:
     model = recipe.compile(recipe.build())
     x, y = recipe.dataset.load().train
     model.fit(x[:256], y[:256], epochs=1, verbose=0)  # a real optimizer state to keep (or not)
+    x = np.asarray(x, dtype="float32")
     batch = recipe.dataset.load().test[0][:16]
     expected = model.predict(batch, verbose=0)
     custom = {type(model).__name__: type(model)}
@@ -58,6 +60,11 @@ def measure(recipe_name: str, repeats: int, tmp: Path) -> list[dict]:
         "legacy .h5": ("m.h5", lambda p: model.save(str(p)), lambda p: keras.models.load_model(str(p), custom_objects=custom)),
         "SavedModel": ("sm", lambda p: model.export(str(p), format="tf_saved_model", verbose=False),
                        lambda p: tf.saved_model.load(str(p))),
+        "ONNX (onnxruntime)": ("m.onnx", lambda p: portable.write_onnx(model, p, tuple(recipe.input_shape)), lambda p: portable.Runner(p, "onnx")),
+        "LiteRT (ai_edge_litert)": ("m.tflite", lambda p: portable.write_litert(model, p, tuple(recipe.input_shape)), lambda p: portable.Runner(p, "litert")),
+        "LiteRT int8": ("q.tflite", lambda p: portable.write_litert(model, p, tuple(recipe.input_shape), quantize="int8",
+                                                                    representative=lambda: ([x[i : i + 1]] for i in range(100))),
+                        lambda p: portable.Runner(p, "litert")),
     }
     rows = []
     for label, (filename, save, load) in formats.items():
@@ -79,6 +86,8 @@ def measure(recipe_name: str, repeats: int, tmp: Path) -> list[dict]:
         if label == "SavedModel":
             [out] = loaded.signatures["serving_default"](tf.constant(batch)).values()
             got, optimizer = out.numpy(), "no"
+        elif isinstance(loaded, portable.Runner):
+            got, optimizer = loaded.predict(batch), "no"
         else:
             got = loaded.predict(batch, verbose=0)
             opt = getattr(loaded, "optimizer", None)
@@ -87,20 +96,20 @@ def measure(recipe_name: str, repeats: int, tmp: Path) -> list[dict]:
         rows.append({
             "recipe": recipe_name, "style": recipe.style, "format": label, "bytes": size, "files": files,
             "save_ms": 1000 * statistics.median(saves), "load_ms": 1000 * statistics.median(loads),
-            "optimizer": optimizer, "same_predictions": bool(np.allclose(got, expected, atol=1e-6)),
+            "optimizer": optimizer, "max_diff": float(np.max(np.abs(got - expected))),
         })
     return rows
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| recipe (style) | format | bytes | files | save ms | load ms | optimizer kept | same predictions |",
-             "|---|---|---:|---:|---:|---:|---|---|"]
+    lines = ["| recipe (style) | format | bytes | files | save ms | load ms | optimizer kept | max \\|Δ\\| predictions |",
+             "|---|---|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         if "note" in r:
             lines.append(f"| {r['recipe']} ({r['style']}) | {r['format']} | - | - | - | - | - | {r['note']} |")
         else:
             lines.append(f"| {r['recipe']} ({r['style']}) | {r['format']} | {r['bytes']:,} | {r['files']} | {r['save_ms']:.0f} | "
-                         f"{r['load_ms']:.0f} | {r['optimizer']} | {'yes' if r['same_predictions'] else 'NO'} |")
+                         f"{r['load_ms']:.0f} | {r['optimizer']} | {r['max_diff']:.1e} |")
     return "\n".join(lines)
 
 
@@ -111,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zoo-formats-") as tmp:
         os.environ.setdefault("ZOO_HOME", str(Path(tmp) / "home"))
-        rows = [r for name in ("digits-mlp", "digits-cnn", "mnist-lenet") for r in measure(name, args.repeats, Path(tmp))]
+        rows = [r for name in ("digits-mlp", "digits-cnn", "mnist-lenet", "shapes-yolo") for r in measure(name, args.repeats, Path(tmp))]
     text = table(rows) + f"\n\nMedians of {args.repeats} runs, measured by `benchmarks/formats.py` on a 2-core CPU machine (TensorFlow CPU).\n"
     print(text)
     if not args.no_write:

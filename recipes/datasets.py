@@ -84,3 +84,25 @@ def digit_input(image, input_shape: tuple[int, ...]):
     small = Image.fromarray((grey * 255).astype("uint8")).resize((side, side), Image.Resampling.BOX)
     x = np.asarray(small, dtype="float32") / 255.0
     return x.reshape(input_shape)
+
+
+def digit_raw_input(input_shape: tuple[int, ...]):
+    """``digit_input`` inside the graph, for a uint8 grey image already at the recipe's size:
+    scaled to [0, 1], inverted when mostly light (a dark digit on paper), shaped."""
+
+    def raw(image):
+        from zoo.tf import keras
+
+        ops = keras.ops
+        x = ops.cast(image, "float32") / 255.0
+        x = ops.where(ops.mean(x, axis=(1, 2, 3), keepdims=True) > 0.5, 1.0 - x, x)
+        return ops.reshape(x, (-1, *input_shape))
+
+    return raw
+
+
+def rgb_raw_input(image):
+    """A uint8 RGB image already at the recipe's size, scaled to [0, 1] inside the graph."""
+    from zoo.tf import keras
+
+    return keras.ops.cast(image, "float32") / 255.0

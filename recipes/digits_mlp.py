@@ -3,7 +3,7 @@
 import functools
 
 from zoo.formats.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT, digit_input
+from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT, digit_input, digit_raw_input
 from zoo.registry import register_recipe
 
 
@@ -20,6 +20,8 @@ from zoo.registry import register_recipe
     max_params=5_000_000,
     class_names=DIGIT_CLASSES,
     preprocess=functools.partial(digit_input, input_shape=(64,)),
+    raw_shape=(8, 8, 1),
+    raw_input=digit_raw_input((64,)),
     style="sequential",
     input_description="An 8x8 grey digit, light ink on a dark ground (zoo predict inverts a dark digit on light paper), "
     "pixel values in [0, 1] (scikit-learn's 0-16 divided by 16), flattened row by row into 64 values.",

@@ -8,7 +8,7 @@ no TensorFlow.
 import functools
 
 from zoo.formats.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, MNIST_5K, digit_input
+from zoo.recipes.datasets import DIGIT_CLASSES, MNIST_5K, digit_input, digit_raw_input
 from zoo.registry import register_recipe
 
 
@@ -27,6 +27,8 @@ from zoo.registry import register_recipe
     max_params=50_000_000,
     class_names=DIGIT_CLASSES,
     preprocess=functools.partial(digit_input, input_shape=(28, 28, 1)),
+    raw_shape=(28, 28, 1),
+    raw_input=digit_raw_input((28, 28, 1)),
     style="subclassed",
     input_description="A 28x28 grey digit, light ink on a dark ground as in MNIST (zoo predict inverts a dark digit on "
     "light paper), pixel values divided by 255, shaped (28, 28, 1).",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 
 from zoo.formats.manifest import TrainConfig
+from zoo.recipes.datasets import rgb_raw_input
 from zoo.recipes.shapes_data import CLASS_NAMES, GRID_SIZE, IMAGE_SIZE, SHAPES
 from zoo.registry import register_recipe
 
@@ -129,6 +130,8 @@ def image_input(image):
     task="detection",
     class_names=CLASS_NAMES,
     preprocess=image_input,
+    raw_shape=(IMAGE_SIZE, IMAGE_SIZE, 3),
+    raw_input=rgb_raw_input,
     detect=functools.partial(predict_detections, score_threshold=0.0),  # callers filter by their own threshold
     style="subclassed",
     input_description="A 64x64 RGB image (zoo predict resizes any image bilinearly), values divided by 255. "

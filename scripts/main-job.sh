@@ -53,7 +53,7 @@ largest="$(grep '^verified:' "$notes" | sed 's/.*largest difference \([^)]*\)).*
 cat <<SUMMARY
 
 == what this run proved
-- trained or reused: $(grep -o ': run [a-z]*' "$notes" | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $3; sep=", "}') runs (runs/)
+- runs: $(sed -n 's/.*: run \([a-z]*\);.*/\1/p' "$notes" | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}') (in runs/)
 - published to $HUB_DIR: $published repo(s) with new commits, $unchanged unchanged (same bytes, same commits)
 - fetched from the hub and verified: $epochs epochs, $files files, each against its sha256 and size
 - re-measured: $metrics published metrics reproduce (largest difference $largest)

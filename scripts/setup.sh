@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 step() {  # step "what" command...: run it quietly, print one line with its time
   local what=$1 start=$SECONDS
   shift
-  printf 'setup: %-44s' "$what"
+  printf 'setup: %-48s' "$what"
   local log
   log="$(mktemp)"
   if "$@" >"$log" 2>&1; then
@@ -39,20 +39,20 @@ pip_install() {
 
 install_zoo() {
   pip_install --upgrade pip "setuptools>=77"
-  pip_install -e ".[cpu,hub,test]"
+  pip_install -e ".[cpu,hub,export,test]"
   # tf-keras writes the Keras-2 HDF5 files the import tests read; --no-deps keeps it from
   # pulling in the 2.2 GB CUDA TensorFlow wheel (tensorflow-cpu provides the module).
   pip_install --no-deps "tf-keras>=2.21,<2.22"
 }
 
 if command -v git-lfs >/dev/null 2>&1; then
-  printf 'setup: %-44s%s\n' "git-lfs" "present"
+  printf 'setup: %-48s%s\n' "git-lfs" "present"
 else
   step "git-lfs (apt)" install_git_lfs
 fi
 
 if [ -x .venv/bin/python ]; then
-  printf 'setup: %-44s%s\n' "virtualenv .venv" "present"
+  printf 'setup: %-48s%s\n' "virtualenv .venv" "present"
 else
   step "virtualenv .venv" python3 -m venv .venv
 fi
@@ -60,9 +60,9 @@ fi
 stamp=".venv/.zoo-installed"
 wanted="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-  printf 'setup: %-44s%s\n' "zoo, TensorFlow, olah, test tools" "up to date"
+  printf 'setup: %-48s%s\n' "zoo, TensorFlow, olah, exporters, test tools" "up to date"
 else
-  step "zoo, TensorFlow, olah, test tools" install_zoo
+  step "zoo, TensorFlow, olah, exporters, test tools" install_zoo
   step "checking that zoo and TensorFlow import" .venv/bin/python -c "import zoo.tf"
   echo "$wanted" >"$stamp"
 fi

@@ -80,6 +80,10 @@ class Recipe:
     # both before anything is built. Without a schema, only the recipe's own kwargs pass.
     kwargs_schema: dict[str, Any] | None = None
     max_params: int = 500_000_000
+    # For exports that take raw pixels: the uint8 image shape, and a Keras function that
+    # turns a batch of such images into the model's input (``preprocess`` in the graph).
+    raw_shape: tuple[int, ...] | None = None
+    raw_input: Callable[[Any], Any] | None = None
 
     @property
     def input(self) -> InputSpec:

@@ -36,7 +36,7 @@ app = typer.Typer(
 
 # API parameter -> the flag that sets it, for messages the API raises.
 FLAGS = {
-    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "publish": "--publish", "epoch": "--epoch", "epochs": "--epochs", "force": "--force", "fmt": "--format", "hub_dir": "--hub-dir", "port": "--port", "token_file": "--token-file",
+    "all_epochs": "--all", "allow_unsafe": "--allow-unsafe", "publish": "--publish", "epoch": "--epoch", "epochs": "--epochs", "force": "--force", "fmt": "--format", "quantize": "--quantize", "raw_input": "--raw-input", "hub_dir": "--hub-dir", "port": "--port", "token_file": "--token-file",
     "include_resume": "--with-resume", "manifests_dir": "--manifests-dir", "name": "--name", "out": "--out",
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
@@ -274,10 +274,12 @@ def compare_command(
     tolerance: float = typer.Option(1e-4, "--tolerance", min=0.0, help="Largest accepted |measured - published| for --verify."),
     show: Optional[Path] = typer.Option(None, "--show", help="Detectors: draw this image's boxes at every epoch, side by side."),
     show_out: Optional[Path] = typer.Option(None, "--show-out", help="Where --show writes its PNG (default: IMAGE-epochs.png beside the image)."),
+    export: Optional[str] = typer.Option(None, "--export", help="Also measure each epoch exported: onnx, litert, litert-float16, litert-dynamic-int8, litert-int8 (comma-separated)."),
 ) -> None:
     """Evaluate several epochs side by side, measured beside published: no training needed."""
     specs = _epoch_specs([e.strip() for e in epochs.split(",") if e.strip()]) if epochs else None
-    result = zoo.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None, show=show)
+    exports = [f.strip() for f in export.split(",") if f.strip()] if export else []
+    result = zoo.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None, show=show, exports=exports)
     if plot is not None:
         result.plot(plot)
     drawn = result.draw_shown(show_out or show.with_name(f"{show.stem}-epochs.png")) if show is not None else None
@@ -287,6 +289,7 @@ def compare_command(
         console = _console()
         _print_tables(console, render.comparison_tables(result, console.width))
         console.print(render.comparison_legend(result))  # wrapped at word boundaries
+        _print_tables(console, render.exports_tables(result, console.width))
         for label, path in (("plot", plot), ("epochs side by side", drawn)):
             if path is not None:
                 _console().print(f"{label}: {path}")
@@ -328,19 +331,24 @@ def predict_command(
 def export_command(
     name: str = typer.Argument(..., help="NAME, ORG/NAME, hf://ORG/NAME@REV or a run directory."),
     epoch: Optional[str] = typer.Option(None, "--epoch", "-e", help="An epoch number, 'last' or 'best' (default: the model's default epoch)."),
-    fmt: str = typer.Option(..., "--format", "-f", help="keras | h5 | weights | savedmodel"),
-    out: Path = typer.Option(..., "--out", help="Target path (.keras, .h5, .weights.h5, or a directory for savedmodel)."),
+    fmt: str = typer.Option(..., "--format", "-f", help="keras | h5 | weights | savedmodel | onnx | litert"),
+    out: Path = typer.Option(..., "--out", help="Target path (.keras, .h5, .weights.h5, .onnx, .tflite, or a directory for savedmodel)."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="LiteRT: float16 | dynamic-int8 | int8 (calibrated on the training split)."),
+    raw_input: bool = typer.Option(False, "--raw-input", help="ONNX/LiteRT: take the uint8 pixels of an image; the recipe's preprocessing runs in the graph."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
     revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Export an epoch as .keras, legacy .h5, .weights.h5 or a TF SavedModel (serving_default), checked by reloading it."""
-    result = zoo.export(name, _epoch_specs([epoch])[0] if epoch is not None else None, fmt, out, force=force, revision=revision)
+    """Export an epoch (.keras, legacy .h5, .weights.h5, SavedModel, ONNX, LiteRT), checked in its own runtime before it is named."""
+    result = zoo.export(name, _epoch_specs([epoch])[0] if epoch is not None else None, fmt, out, force=force, revision=revision,
+                        quantize=quantize, raw_input=raw_input)
     if as_json:
         _print_json(result.to_dict())
         return
     extra = ", optimizer state included" if result.with_optimizer else ""
-    _console().print(f"wrote {result.format} to {result.path} ({result.size:,} bytes{extra}); reloaded with plain Keras/TF: max |diff| {result.max_abs_diff:.1e}")
+    runtime = {"onnx": "onnxruntime", "litert": "ai_edge_litert"}.get(result.format, "plain Keras/TF")
+    _console().print(f"wrote {result.format} to {result.path} ({result.size:,} bytes{extra}); run in {runtime}: max |diff| {result.max_abs_diff:.1e}; "
+                     f"input contract: {result.contract}")
 
 
 # -- the local hub -----------------------------------------------------------------------

@@ -32,6 +32,8 @@ def header(metric: str) -> str:
     """``val/accuracy`` → ``val`` over ``acc``: a header no wider than a number."""
     if metric.endswith("#published"):
         return "\npub"
+    if metric.endswith("#difference"):
+        return "\nΔ keras"
     split, _, name = metric.partition("/")
     return f"{split}\n{_SHORT.get(name, name)}" if name else _SHORT.get(split, split)
 
@@ -235,3 +237,24 @@ def comparison_tables(comparison: Any, width: int = 80) -> list:
 def comparison_legend(comparison: Any) -> str:
     words = legend(comparison.metrics)
     return "each metric: measured, then published (pub; = when the same)" + (f"; {words}" if words else "")
+
+
+def exports_tables(comparison: Any, width: int = 80) -> list:
+    """Per model, epoch and deployment format: each metric as that runtime measures it, the
+    difference from Keras under ``Δ``, the file size and the time of one batch."""
+    rows, tails, sections = [], [], []
+    columns: list[str] = []
+    for key in comparison.metrics:
+        columns += [key, f"{key}#difference"]
+    for model in comparison.models:
+        sections.append(len(rows))
+        for e in model.epochs:
+            for x in e.exports:
+                cells = {}
+                for key in comparison.metrics:
+                    cells[key] = _fmt(x.measured.get(key))
+                    cells[f"{key}#difference"] = "-" if key not in x.difference else f"{x.difference[key]:+.4f}"
+                rows.append(((untrusted(model.name), str(e.epoch), x.format), cells))
+                tails.append((_size(x.size), f"{x.ms_per_batch:.2f}"))
+    return metric_tables(f"exports measured in their own runtimes, on {comparison.split}", [("model", "left"), ("epoch", "right"), ("format", "left")],
+                         columns, rows, [("size", "right"), ("ms/batch", "right")], tails, width, sections[1:]) if rows else []

@@ -8,11 +8,14 @@ So comparing N epochs costs about one build plus N evaluations.
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+import numpy as np
 
 from zoo import compat
 from zoo.errors import ReproducibilityError, UsageError
@@ -21,6 +24,20 @@ from zoo.resolve import FileSource, HubSource, RunSource, resolve
 from zoo.workflows import visualize
 from zoo.workflows.evaluation import SplitEvaluator
 from zoo.workflows.predicting import load_image
+
+
+EXPORTS = ("onnx", "litert", "litert-float16", "litert-dynamic-int8", "litert-int8")
+
+
+@dataclass
+class ExportMeasure:
+    """One epoch in one deployment format, measured in that format's own runtime."""
+
+    format: str
+    measured: dict[str, float]
+    difference: dict[str, float]  # measured here minus measured in Keras, per metric
+    size: int
+    ms_per_batch: float  # median time of one batch of BATCH inputs
 
 
 @dataclass
@@ -34,6 +51,7 @@ class EpochResult:
     best: bool = False
     detections: list | None = None  # with ``show``: (box, score, class) on the shown image
     selection: float | None = None  # the published value of the metric that picks the best epoch
+    exports: list[ExportMeasure] = field(default_factory=list)
 
 
 @dataclass
@@ -103,7 +121,52 @@ class Comparison:
         return visualize.draw_side_by_side(self.shown_image, panels, model.class_names, path)
 
 
-def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | None, *, all_epochs: bool, split: str, show: Any) -> ModelComparison:
+BATCH = 32
+
+
+def _measure_exports(model: Any, recipe: Any, formats: list[str], x: Any, y: Any, keras_measured: dict[str, float], split: str) -> list[ExportMeasure]:
+    """Each format written from ``model`` (Keras's own export), then evaluated on the split
+    in its own runtime, beside Keras's numbers: what shipping this epoch this way costs."""
+    from zoo.formats import portable
+
+    train_x = np.asarray(recipe.dataset.load().train[0][:100], dtype="float32")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="zoo-exports-") as tmp:
+        for fmt in formats:
+            base, _, quantize = fmt.partition("-")
+            path = Path(tmp) / f"model-{fmt}.{'onnx' if base == 'onnx' else 'tflite'}"
+            if base == "onnx":
+                portable.write_onnx(model, path, tuple(recipe.input_shape))
+            else:
+                portable.write_litert(model, path, tuple(recipe.input_shape), quantize=quantize or None,
+                                      representative=lambda: ([train_x[i : i + 1]] for i in range(len(train_x))))
+            runner = portable.Runner(path, base)
+            measured = {f"{split}/{k}": float(v) for k, v in runtime_metrics(recipe, runner, x, y).items()}
+            batch = np.asarray(x[:BATCH], dtype="float32")
+            runner.predict(batch)
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                runner.predict(batch)
+                times.append(time.perf_counter() - start)
+            diff = {k: v - keras_measured[k] for k, v in measured.items() if k in keras_measured}
+            rows.append(ExportMeasure(fmt, measured, diff, path.stat().st_size, 1000 * float(np.median(times))))
+    return rows
+
+
+def runtime_metrics(recipe: Any, runner: Any, x: Any, y: Any) -> dict[str, float]:
+    """A recipe's metrics for a model in another runtime: the recipe's own evaluator (it
+    calls ``predict``), or a classifier's accuracy and cross-entropy loss."""
+    if recipe.evaluator is not None:
+        return recipe.evaluator(runner, x, y)
+    probabilities = runner.predict(np.asarray(x, dtype="float32"))
+    labels = np.asarray(y).astype(int)
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return {"accuracy": float(np.mean(np.argmax(probabilities, axis=1) == labels)), "loss": float(np.mean(-np.log(picked)))}
+
+
+def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | None, *, all_epochs: bool, split: str, show: Any,
+                 exports: list[str] = ()) -> ModelComparison:
     manifest = source.manifest
     entries = source.default_entries() if epochs is None and not all_epochs else source.entries(epochs, all_epochs=all_epochs)
     recipe = compat.recipe_for(manifest.recipe)
@@ -132,8 +195,9 @@ def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | No
             t2 = time.perf_counter()
             published = {k: v for k, v in entry.metrics.items() if k in measured}
             shown = recipe.detect(model, show[None])[0] if show is not None else None
+            exported = _measure_exports(model, recipe, list(exports), *evaluate.splits.get(split), measured, split) if exports else []
             result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch,
-                                             shown, entry.metrics.get(result.selection_metric) if result.selection_metric else None))
+                                             shown, entry.metrics.get(result.selection_metric) if result.selection_metric else None, exported))
     return result
 
 
@@ -146,12 +210,19 @@ def compare(
     metrics: Iterable[str] | None = None,
     revision: str | None = None,
     show: str | Path | None = None,
+    exports: Iterable[str] = (),
 ) -> Comparison:
     """Evaluate the chosen epochs (default: all) of one or more models on ``split``, beside
     their published metrics.
 
     ``show``: an image file; a detector's boxes on it are recorded per epoch, drawn with
-    ``Comparison.draw_shown``."""
+    ``Comparison.draw_shown``. ``exports``: deployment formats (``onnx``, ``litert``,
+    ``litert-float16``, ``litert-dynamic-int8``, ``litert-int8``), each epoch exported and
+    measured in that format's own runtime beside Keras (the export extra)."""
+    exports = list(exports)
+    unknown = [f for f in exports if f not in EXPORTS]
+    if unknown:
+        raise UsageError(f"unknown export format(s) {unknown}", hint=f"Use: {', '.join(EXPORTS)}.")
     names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise UsageError("name at least one model to compare")
@@ -169,7 +240,7 @@ def compare(
         if recipe.detect is None:
             raise UsageError(f"`show` draws a detector's boxes; {recipe.name} is a {recipe.task} recipe", hint="Use 'zoo predict' for its top classes.")
         image = recipe.preprocess(load_image(Path(show)))
-    models = [_compare_one(s, epochs, all_epochs=all_epochs, split=split, show=image) for s in sources]
+    models = [_compare_one(s, epochs, all_epochs=all_epochs, split=split, show=image, exports=exports) for s in sources]
     measured_keys = sorted({k for m in models for e in m.epochs for k in e.measured})
     keys = measured_keys
     if metrics:

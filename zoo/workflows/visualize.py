@@ -77,6 +77,11 @@ def plot_comparison(comparison: Any, path: Path | str) -> Path:
                 if picked:
                     ax.plot(*zip(*picked), linestyle="--", marker=".", color=line.get_color(), alpha=0.6,
                             label=f"{model.name} {chooser} (picks best)")
+            formats = sorted({x.format for e in model.epochs for x in e.exports if key in x.measured})
+            for n, fmt in enumerate(formats):  # deployment formats, measured in their own runtimes
+                exported = [(e.epoch, x.measured[key]) for e in model.epochs for x in e.exports if x.format == fmt and key in x.measured]
+                ax.plot(*zip(*exported), linestyle=":", marker="sxd^v"[n % 5], markersize=5, color=line.get_color(), alpha=0.8,
+                        label=f"{model.name} {fmt}")
             best = [e for e in model.epochs if e.best and key in e.measured]
             if best:
                 ax.plot([best[0].epoch], [best[0].measured[key]], linestyle="none", marker="*", markersize=15,
