@@ -15,7 +15,9 @@ from zoo.registry import register_recipe
     dataset=DIGITS_IMAGES,
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
     builder_kwargs={"filters": [32, 64], "dropout": 0.3},
+    head=("classes",),
     kwargs_schema={"type": "object", "additionalProperties": False, "properties": {
+        "num_classes": {"type": "integer", "minimum": 2, "maximum": 100000},
         "filters": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 1024}},
         "dropout": {"type": "number", "minimum": 0, "maximum": 0.95}}},
     max_params=5_000_000,

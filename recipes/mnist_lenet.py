@@ -20,7 +20,9 @@ from zoo.registry import register_recipe
     dataset=MNIST_5K,
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=64, epochs=100, seed=0),
     builder_kwargs={"filters": [6, 16], "units": [120, 84], "dropout": 0.25},
+    head=("classes",),
     kwargs_schema={"type": "object", "additionalProperties": False, "properties": {
+        "num_classes": {"type": "integer", "minimum": 2, "maximum": 100000},
         "filters": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 512}},
         "units": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
         "dropout": {"type": "number", "minimum": 0, "maximum": 0.95}}},

@@ -24,6 +24,7 @@ _API = {
     "fetch": "zoo.workflows.fetching",
     "get_manifest": "zoo.resolve",
     "get_recipe": "zoo.registry",
+    "lineage": "zoo.resolve",
     "list_models": "zoo.catalog",
     "list_recipes": "zoo.registry",
     "load_pretrained": "zoo.workflows.loading",

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ArchitectureMismatchError
+from zoo.errors import ArchitectureMismatchError, UsageError
 from zoo.formats import checkpoint
 from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
 from zoo.formats.manifest import Manifest, RecipeRef
@@ -33,6 +33,20 @@ def recipe_for(ref: RecipeRef) -> Recipe:
         raise ArchitectureMismatchError(
             f"the weights were trained with recipe {ref.name} v{ref.version}, but this zoo has v{recipe.version}",
             hint=f"Install the zoo release that ships {ref.name} v{ref.version}, or pick weights published for v{recipe.version}.",
+        )
+    return recipe
+
+
+def recipe_with_its_dataset(manifest: Manifest) -> Recipe:
+    """``recipe_for``, for measuring ``manifest``'s epochs on the recipe's own dataset:
+    refused for a model trained on a user's data (other classes, other labels), whose
+    scores on the recipe's dataset would be meaningless."""
+    recipe = recipe_for(manifest.recipe)
+    data = manifest.recipe.dataset
+    if data.fingerprint is not None:
+        raise UsageError(
+            f"{manifest.name} was trained on data of its own ({data.name}, {len(manifest.classes)} classes), not on recipe {recipe.name}'s dataset",
+            hint="Its published metrics ('zoo info') were measured on that data's test split; 'zoo predict' runs it on your images.",
         )
     return recipe
 

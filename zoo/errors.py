@@ -42,6 +42,10 @@ class UnsafePathError(ManifestError):
     """A path inside a manifest tries to leave the repository."""
 
 
+class DataError(ZooError):
+    """Training data a user brought cannot be used: missing, empty, one class, unreadable."""
+
+
 class RunDirError(ZooError):
     """A training run directory cannot be used as asked (wrong recipe, corrupt, exists)."""
 

@@ -84,6 +84,9 @@ class Recipe:
     # turns a batch of such images into the model's input (``preprocess`` in the graph).
     raw_shape: tuple[int, ...] | None = None
     raw_input: Callable[[Any], Any] | None = None
+    # Where the backbone ends: the names of the head's layers, re-initialised when the
+    # model is fine-tuned for other classes (the builder takes ``num_classes``).
+    head: tuple[str, ...] = ()
 
     @property
     def input(self) -> InputSpec:

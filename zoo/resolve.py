@@ -30,7 +30,7 @@ from typing import Iterable
 
 from zoo import catalog
 from zoo.constants import MANIFEST_FILENAME
-from zoo.errors import ManifestError, UnknownEpochError, UnknownModelError, UsageError
+from zoo.errors import ManifestError, UnknownEpochError, UnknownModelError, UsageError, ZooError
 from zoo.fileio import sha256_file
 from zoo.formats import manifest as mf
 from zoo.hub import client
@@ -269,3 +269,20 @@ def get_manifest(name: str, revision: str | None = None) -> mf.Manifest:
     if isinstance(source, FileSource):
         raise UsageError(f"{name} is a model file: it has no manifest", hint="Load it with load_pretrained, giving the recipe it was made with.")
     return source.manifest
+
+
+def lineage(manifest: mf.Manifest, *, depth: int = 8) -> list[tuple[mf.Parent, mf.Manifest | None]]:
+    """The published epochs ``manifest`` descends from, nearest first, each with its
+    manifest at the pinned commit (``None`` where the Hub cannot serve it: the chain
+    ends there). At most ``depth`` steps, so a cycle in hostile manifests ends too."""
+    chain: list[tuple[mf.Parent, mf.Manifest | None]] = []
+    current = manifest
+    while current.parent is not None and len(chain) < depth:
+        parent = current.parent
+        try:
+            current = _pinned(f"hf://{parent.repo_id}", parent.repo_id, parent.commit).manifest
+        except ZooError:
+            chain.append((parent, None))
+            break
+        chain.append((parent, current))
+    return chain

@@ -40,6 +40,7 @@ FLAGS = {
     "include_resume": "--with-resume", "manifests_dir": "--manifests-dir", "name": "--name", "out": "--out",
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
+    "data": "--data", "learning_rate": "--lr", "freeze_backbone": "--freeze-backbone", "unfreeze_at": "--unfreeze-at",
 }
 
 
@@ -151,6 +152,8 @@ def info_command(
         return
     console = _console()
     console.print(render.manifest_header(manifest))
+    for line in render.lineage_lines(zoo.lineage(manifest)):
+        console.print(line, highlight=False)
     _print_tables(console, render.epochs_tables(manifest, console.width))
 
 
@@ -163,16 +166,23 @@ def train_command(
     save_at: Optional[str] = typer.Option(None, "--save-at", help="Epochs to save, e.g. 10,50,100. The last epoch is always saved."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/RECIPE)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last saved epoch."),
-    start_from: Optional[str] = typer.Option(None, "--from", help="Continue from a published epoch, e.g. digits-cnn@50 (fetches its resume state)."),
+    start_from: Optional[str] = typer.Option(None, "--from", help="Continue from a published epoch, e.g. digits-cnn@50 (fetches its resume state); with --data, fine-tune it."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Your own images: a folder with a sub-folder per class, or an .npz with x and y."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default: the recipe's)."),
+    freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="Fine-tuning: train only the new head."),
+    unfreeze_at: Optional[int] = typer.Option(None, "--unfreeze-at", min=1, help="Fine-tuning: train only the new head until this epoch, then everything."),
     publish: Optional[str] = typer.Option(None, "--publish", help="Publish each saved epoch to ORG/NAME while training goes on."),
     hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="With --publish: a local hub directory instead of HF_ENDPOINT."),
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
-    """Train a recipe deterministically, saving weights, resume state and metrics per epoch."""
+    """Train a recipe deterministically, saving weights, resume state and metrics per epoch.
+
+    With --data it trains on your images; with --from and --data it fine-tunes a published epoch for your classes."""
     if hub_dir is not None and publish is None:
         raise UsageError("--hub-dir says where --publish goes: add --publish ORG/NAME")
     result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
-                       start_from=start_from, progress=not as_json, publish=publish, hub_dir=hub_dir)
+                       start_from=start_from, progress=not as_json, publish=publish, hub_dir=hub_dir,
+                       data=data, learning_rate=learning_rate, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -33,6 +33,7 @@ EXIT_CODES: dict[type[e.ZooError], int] = {
     e.CompressedDataError: 25,
     e.NonFiniteWeightsError: 26,
     e.DiskError: 27,
+    e.DataError: 28,
 }
 INTERRUPTED = 130
 

@@ -189,6 +189,16 @@ def manifest_header(m: Manifest):
     return Panel("\n".join(lines), title=untrusted(m.name), title_align="left")
 
 
+def lineage_lines(chain: list) -> list[str]:
+    """``fine-tuned from`` lines, nearest parent first (``resolve.lineage``)."""
+    lines = []
+    for depth, (parent, found) in enumerate(chain):
+        how = "" if found is None else f" · {found.recipe.dataset.name}, {len(found.classes)} classes"
+        gone = " (not reachable on this hub: the chain ends here)" if found is None else ""
+        lines.append(untrusted(f"{'  ' * depth}fine-tuned from {parent.repo_id} epoch {parent.epoch} @ {parent.commit[:12]}{how} · {parent.in_words()}{gone}"))
+    return lines
+
+
 def epochs_tables(m: Manifest, width: int = 80) -> list:
     every = {k for e in m.epochs for k in e.metrics}
     names = [k for k in _KEY_METRICS if k in every] + sorted(every.difference(_KEY_METRICS))

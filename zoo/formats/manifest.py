@@ -69,6 +69,8 @@ class EpochEntry:
 class Dataset:
     name: str
     splits: dict[str, str]
+    counts: dict[str, int] | None = None  # examples per split, for data the user brought
+    fingerprint: str | None = None  # sha256 over its sorted (file, sha256) list
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,28 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Parent:
+    """The published epoch a fine-tuned model started from (the Hub's ``base_model``)."""
+
+    repo_id: str
+    commit: str
+    epoch: int
+    layout_sha256: str
+    backbone: str  # "trainable", "frozen", or "frozen-until-N": how the backbone trained
+
+    @property
+    def unfreeze_at(self) -> int | None:
+        return int(self.backbone.rsplit("-", 1)[1]) if self.backbone.startswith("frozen-until-") else None
+
+    def in_words(self) -> str:
+        if self.backbone == "frozen":
+            return "backbone frozen throughout (only the new head trained)"
+        if self.unfreeze_at is not None:
+            return f"backbone frozen until epoch {self.unfreeze_at}, then the whole model trained"
+        return "the whole model trained from the start"
+
+
+@dataclass(frozen=True)
 class Manifest:
     schema_version: int
     name: str
@@ -141,6 +165,7 @@ class Manifest:
     default_epoch: int
     selection: dict[str, Selection]
     epochs: tuple[EpochEntry, ...] = field(default_factory=tuple)
+    parent: Parent | None = None
 
     # -- access -------------------------------------------------------------------
     @property
@@ -184,6 +209,11 @@ class Manifest:
     # -- serialisation ------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = _jsonable(dataclasses.asdict(self))
+        if data["parent"] is None:
+            del data["parent"]
+        for key in ("counts", "fingerprint"):
+            if data["recipe"]["dataset"][key] is None:
+                del data["recipe"]["dataset"][key]
         for epoch in data["epochs"]:
             for f in epoch["files"]:
                 if not f["optional"]:
@@ -312,7 +342,11 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
     _check_paths_first(data, source)
     errors = [] if schema_checked else sorted(_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
-        first = errors[0]
+        from jsonschema.exceptions import best_match
+
+        first = best_match([errors[0]])  # inside a oneOf (parent may be null), the branch that almost fits
+        while first.context:
+            first = best_match(first.context)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ManifestError(f"{source}: {_json_path(first.absolute_path)}: {first.message}{more}")
 
@@ -346,6 +380,7 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
         default_epoch=data["default_epoch"],
         selection={k: Selection(**v) for k, v in data["selection"].items()},
         epochs=tuple(epochs),
+        parent=Parent(**data["parent"]) if data.get("parent") else None,
     )
 
 

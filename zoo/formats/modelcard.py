@@ -39,6 +39,8 @@ def render(m: Manifest, *, task: str = "classification", model_module: str | Non
         tags=["zoo", "keras", "tensorflow", task_type, f"recipe:{m.recipe.name}", f"epoch:{m.last_epoch}"],
         model_name=m.name,
         eval_results=results,
+        # The Hub's convention for lineage: it draws the model tree from this field.
+        base_model=m.parent.repo_id if m.parent else None,
     )
     return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + _body(m, model_module)))
 
@@ -68,6 +70,8 @@ def _body(m: Manifest, model_module: str | None) -> str:
             f"{m.recipe.train_config.optimizer} (lr {m.recipe.train_config.learning_rate}, batch {m.recipe.train_config.batch_size}, "
             f"seed {m.recipe.train_config.seed}).",
             "",
+            *([f"Fine-tuned from `{m.parent.repo_id}` epoch {m.parent.epoch} (commit `{m.parent.commit}`): "
+               f"{m.parent.in_words()}; the new head has one output per class below.", ""] if m.parent else []),
             "## Input",
             "",
             f"- shape `{list(spec.shape)}` per example (add the batch dimension), dtype `{spec.dtype}`, values in `{list(spec.range)}`",

@@ -169,7 +169,7 @@ def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | No
                  exports: list[str] = ()) -> ModelComparison:
     manifest = source.manifest
     entries = source.default_entries() if epochs is None and not all_epochs else source.entries(epochs, all_epochs=all_epochs)
-    recipe = compat.recipe_for(manifest.recipe)
+    recipe = compat.recipe_with_its_dataset(manifest)
     evaluate = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)
     evaluate.splits.get(split)  # refuse an unknown split before downloading anything
 
@@ -181,7 +181,7 @@ def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | No
         origin=source.origin,
         split=split,
         selection_metric=manifest.selection["best"].metric if "best" in manifest.selection else None,
-        class_names=list(recipe.class_names),
+        class_names=list(manifest.classes),
         build_seconds=time.perf_counter() - start,
     )
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-fetch") as pool:

@@ -7,11 +7,12 @@ weight layout is compared with the model's before Keras assigns a single weight.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoo import compat
+from zoo import compat, transfer
 from zoo.errors import ArchitectureMismatchError, FileFormatError, UsageError
 from zoo.formats import manifest as mf
 from zoo.formats.checkpoint import is_legacy_h5_weights, load_legacy_weights, load_model_file
@@ -63,6 +64,8 @@ def load_pretrained(
     compile: bool = False,
     recipe: str | None = None,
     allow_unsafe: bool = False,
+    num_classes: int | None = None,
+    features_only: bool = False,
 ) -> Any:
     """A ready ``keras.Model`` built from the recipe code, with ``epoch``'s weights loaded.
 
@@ -70,14 +73,35 @@ def load_pretrained(
     local weights/model file (then ``recipe`` names the architecture; see ``load_file``).
     ``epoch``: an integer, ``"last"``, ``"best"``, or ``None`` for the default epoch.
     ``compile=True`` also compiles it with the recipe's loss and metrics, ready to evaluate.
+
+    To fine-tune: ``num_classes=3`` keeps every backbone weight of the epoch and gives the
+    model a new, freshly initialised head for 3 classes (``model.zoo.reinitialized`` names
+    its variables; the published count loads everything). ``features_only=True`` returns the
+    backbone alone (Functional and Sequential recipes), e.g. to put your own head on it.
     """
     source = resolve(name, revision)
     if isinstance(source, FileSource):
+        if num_classes is not None or features_only:
+            raise UsageError("`num_classes` and `features_only` need a published model or a run directory, not a model file")
         model = load_file(source.path, recipe, allow_unsafe=allow_unsafe)
         if compile and recipe is not None:
             get_recipe(recipe).compile(model)
         return model
-    return load_epoch(source, source.entry(epoch), compile=compile)
+    manifest = source.manifest
+    if num_classes is not None:
+        transfer.check_num_classes(compat.recipe_for(manifest.recipe), num_classes)
+    model = load_epoch(source, source.entry(epoch), compile=compile and num_classes is None and not features_only)
+    loaded = model.zoo
+    if num_classes is not None and num_classes != len(manifest.classes):
+        built_by = compat.recipe_for(manifest.recipe)
+        model, head = transfer.with_new_head(model, built_by, manifest.recipe.builder_kwargs, num_classes)
+        if compile:
+            built_by.compile(model)
+        model.zoo = dataclasses.replace(loaded, reinitialized=head)
+    if features_only:
+        model = transfer.features_only(model, compat.recipe_for(manifest.recipe))
+        model.zoo = loaded
+    return model
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,7 @@ class LoadedFrom:
     origin: str  # ORG/NAME@commit, or the run directory
     commit: str | None
     weights_sha256: str
+    reinitialized: tuple[str, ...] = ()  # variables not from these weights (a new head)
 
 
 def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: bool = False) -> Any:
@@ -123,9 +148,9 @@ def evaluate(name: str, epoch: int | str | None = None, revision: str | None = N
     source = resolve(name, revision)
     if isinstance(source, FileSource):
         raise UsageError(f"{name} is a model file: evaluate needs a published model or a run directory")
+    recipe = compat.recipe_with_its_dataset(source.manifest)  # before anything is downloaded
     entry = source.entry(epoch)
     model = load_epoch(source, entry, compile=True)
-    recipe = compat.recipe_for(source.manifest.recipe)
     measured = SplitEvaluator(recipe.dataset.load(), recipe.evaluator)(model, [split])
     published = {k: v for k, v in entry.metrics.items() if k in measured}
     return Evaluation(source.manifest.name, entry.epoch, split, measured, published)

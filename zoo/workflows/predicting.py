@@ -62,16 +62,21 @@ def predict(name: str, images: list[Path | str], epoch: int | str | None = None,
     if recipe.detect is not None:
         for i, (path, detections) in enumerate(zip(images, recipe.detect(model, batch))):
             kept = [d for d in detections if d[1] >= score_threshold]
-            pred = Prediction(str(path), boxes=[{"box": [round(float(v), 1) for v in box], "score": float(score), "label": recipe.class_names[int(cls)]}
+            pred = Prediction(str(path), boxes=[{"box": [round(float(v), 1) for v in box], "score": float(score), "label": _label(manifest.classes, cls)}
                                                 for box, score, cls in kept])
             if out is not None:
                 target = out if len(images) == 1 else out.with_name(f"{out.stem}-{i}{out.suffix}")
-                visualize.draw_detections(batch[i], kept, recipe.class_names, target)
+                visualize.draw_detections(batch[i], kept, manifest.classes, target)
                 pred.drawn = str(target)
             results.append(pred)
         return results
     probabilities = np.asarray(model.predict(batch, verbose=0))
     for path, probs in zip(images, probabilities):
         order = np.argsort(probs)[::-1][:top]
-        results.append(Prediction(str(path), top=[(recipe.class_names[i] if recipe.class_names else str(i), float(probs[i])) for i in order]))
+        results.append(Prediction(str(path), top=[(_label(manifest.classes, i), float(probs[i])) for i in order]))
     return results
+
+
+def _label(classes: tuple[str, ...], index: Any) -> str:
+    """The class name the manifest gives output ``index`` (the index itself where it names none)."""
+    return classes[int(index)] if 0 <= int(index) < len(classes) else str(int(index))

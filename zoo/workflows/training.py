@@ -21,6 +21,7 @@ never records a half-written file and stays resumable.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import shutil
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from typing import Any, Iterable
 
 from zoo import compat
 from zoo.constants import MANIFEST_FILENAME
-from zoo.errors import DiskError, ManifestError, RunDirError, UsageError, ZooError
+from zoo.errors import ArchitectureMismatchError, DiskError, ManifestError, RunDirError, UsageError, ZooError
 from zoo.fileio import atomic_path, sha256_file
 from zoo.formats import manifest as mf
 from zoo.formats.checkpoint import (
@@ -47,9 +48,12 @@ from zoo.formats.checkpoint import (
 from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
-from zoo.resolve import FileSource, resolve, split_epoch
+from zoo.resolve import FileSource, HubSource, resolve, split_epoch
+from zoo.transfer import all_trainable, set_backbone_trainable, with_new_head
 from zoo.workflows.evaluation import SplitEvaluator
+from zoo.workflows.loading import load_epoch
 from zoo.workflows.publishing import BackgroundPublisher, PublishResult
+from zoo.workflows.user_data import UserData, load as load_user_data, recipe_for_data
 
 
 EPOCH_ROLES = ("weights", "config", "metadata", "resume")
@@ -90,6 +94,10 @@ def train(
     progress: bool = True,
     publish: str | None = None,
     hub_dir: Path | str | None = None,
+    data: Path | str | None = None,
+    learning_rate: float | None = None,
+    freeze_backbone: bool = False,
+    unfreeze_at: int | None = None,
 ) -> TrainResult:
     """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``.
 
@@ -98,18 +106,39 @@ def train(
     publishes what the Hub lacks. A run killed at any moment leaves the Hub at a complete epoch.
 
     ``start_from="NAME@EPOCH"`` (or ``"hf://ORG/NAME@epoch-N"``) continues from a published epoch's resume state instead of
-    from scratch; on the same machine it reproduces the published later epochs bit for bit."""
+    from scratch; on the same machine it reproduces the published later epochs bit for bit.
+
+    ``data``: your own images (a folder of class folders, or an ``.npz``) instead of the
+    recipe's dataset; the head gets one output per class. With ``start_from`` it fine-tunes:
+    the published epoch's backbone, a new head, a fresh optimizer (``learning_rate``), the
+    backbone frozen (``freeze_backbone``) or frozen until epoch ``unfreeze_at``."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    fine_tune = start_from is not None and data is not None
+    if (freeze_backbone or unfreeze_at is not None) and not fine_tune:
+        raise UsageError("`freeze_backbone` and `unfreeze_at` are for fine-tuning: pass `start_from` and `data`")
+    if freeze_backbone and unfreeze_at is not None:
+        raise UsageError("pass `freeze_backbone` (all the way) or `unfreeze_at` (until that epoch), not both")
+    if unfreeze_at is not None and (isinstance(unfreeze_at, bool) or not isinstance(unfreeze_at, int) or unfreeze_at < 1):
+        raise UsageError(f"`unfreeze_at` must be a positive integer epoch, got {unfreeze_at!r}")
+    if start_from is not None and resume:
+        raise UsageError("pass `start_from` or `resume=True`, not both", hint="`start_from` starts a new run directory from a published epoch.")
+    user_data = None
+    if data is not None:
+        user_data = load_user_data(data, recipe, seed=recipe.train.seed)
+        recipe = recipe_for_data(recipe, user_data)
+    if learning_rate is not None:
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+            raise UsageError(f"`learning_rate` must be a positive number, got {learning_rate!r}")
+        recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, learning_rate=float(learning_rate)))
     epochs = recipe.train.epochs if epochs is None else epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise UsageError(f"`epochs` must be a positive integer, got {epochs!r}")
     run_dir = Path(out) if out is not None else Path("runs") / recipe.name
     manifest_path = run_dir / MANIFEST_FILENAME
     saves = plan_save_at(save_at, epochs, recipe)
-
-    if start_from is not None:
-        if resume:
-            raise UsageError("pass `start_from` or `resume=True`, not both", hint="`start_from` starts a new run directory from a published epoch.")
+    if start_from is not None and run_dir.exists() and any(run_dir.iterdir()):
+        raise RunDirError(f"{run_dir} is not empty", hint="`start_from` starts a new run: choose an empty `out`.")
+    if start_from is not None and not fine_tune:
         seed_run_from(start_from, recipe, run_dir)
         resume = True
 
@@ -123,10 +152,24 @@ def train(
 
     seed = recipe.train.seed
     keras.utils.set_random_seed(seed)
-    model = recipe.compile(recipe.build())
     previous: mf.Manifest | None = None
+    lineage = None
     if resume:
-        previous = _check_resumable(run_dir, recipe)
+        previous = _check_resumable(run_dir, recipe, user_data)
+        lineage = previous.parent
+        model = recipe.build()
+    elif fine_tune:
+        backbone = "frozen" if freeze_backbone else f"frozen-until-{unfreeze_at}" if unfreeze_at is not None else "trainable"
+        model, lineage = _fine_tune_start(start_from, recipe, backbone)
+    else:
+        model = recipe.build()
+    if lineage is not None:
+        freeze_backbone, unfreeze_at = lineage.backbone == "frozen", lineage.unfreeze_at
+    start = previous.last_epoch if previous else 0
+    if freeze_backbone or (unfreeze_at is not None and start < unfreeze_at):
+        set_backbone_trainable(model, recipe, False)
+    recipe.compile(model)
+    if resume:
         if previous.last_epoch >= epochs and publish is not None:  # trained, not all published: finish that
             publisher = BackgroundPublisher(run_dir, publish, hub_dir=hub_dir)
             publisher.submit()
@@ -150,9 +193,9 @@ def train(
         )
 
     publisher = BackgroundPublisher(run_dir, publish, hub_dir=hub_dir) if publish is not None else None
-    base = _base_manifest(recipe, model, epochs, previous)
+    with all_trainable(model):
+        base = _base_manifest(recipe, model, epochs, previous, user_data, lineage)
     entries = list(previous.epochs) if previous else []
-    start = previous.last_epoch if previous else 0
     splits = recipe.dataset.load()
     x_train, y_train = splits.train
     evaluate = SplitEvaluator(splits, recipe.evaluator)
@@ -167,7 +210,8 @@ def train(
             publisher.submit()  # a resumed run: first what the Hub lacks
         # One fit call per stretch between saves: a fit call per epoch would rebuild and
         # retrace the input pipeline every epoch (about 0.2 s each here).
-        for stop in [e for e in saves if e > start]:
+        stops = sorted({e for e in saves if e > start} | ({unfreeze_at} if unfreeze_at is not None and start < unfreeze_at < epochs else set()))
+        for stop in stops:
             callback = _epoch_start_callback(seed_states, seed, bar, trained)
             model.fit(
                 _epoch_batches(x_train, y_train, seed, range(start + 1, stop + 1), recipe.train.batch_size),
@@ -175,6 +219,13 @@ def train(
                 callbacks=[callback], shuffle=False, verbose=0,
             )
             start = stop
+            if stop == unfreeze_at:  # from here on the whole model trains, with a fresh optimizer
+                set_backbone_trainable(model, recipe, True)
+                recipe.compile(model)
+                model.optimizer.build(model.trainable_variables)  # its slots exist now, so a resume here restores them
+                seed_states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+            if stop not in saves:
+                continue
             entries.append(_save_epoch(model, recipe, evaluate, run_dir, stop))
             mf.write(base.with_epochs(entries, metric=recipe.selection_metric, mode=recipe.selection_mode), manifest_path)
             if publisher is not None:
@@ -188,6 +239,24 @@ def train(
         bar.close()
     published = publisher.close() if publisher is not None else None
     return TrainResult(run_dir=run_dir, manifest=mf.load(manifest_path), trained_epochs=trained, published=published)
+
+
+def _fine_tune_start(start_from: str, recipe: Recipe, backbone: str) -> tuple[Any, mf.Parent]:
+    """The model a fine-tuning run starts from: the published epoch's backbone (loaded with
+    every check), a new head for ``recipe``'s classes; and the lineage to record."""
+    name, epoch = split_epoch(start_from)
+    source = resolve(name)
+    if not isinstance(source, HubSource):
+        raise UsageError(f"{name} is not a published model: fine-tuning records the commit it started from",
+                         hint="Publish that run first (zoo publish), or start from a bundled or Hub model.")
+    entry = source.entry(epoch)
+    ref = source.manifest.recipe
+    without_head = {k: v for k, v in recipe.builder_kwargs.items() if k != "num_classes"}
+    if (ref.name, ref.version) != (recipe.name, recipe.version) or {k: v for k, v in ref.builder_kwargs.items() if k != "num_classes"} != without_head:
+        raise ArchitectureMismatchError(f"{name} was trained with recipe {ref.name} v{ref.version} {ref.builder_kwargs}, not {recipe.name} v{recipe.version} {without_head}",
+                                        hint=f"Fine-tune it with recipe {ref.name}.")
+    model, _ = with_new_head(load_epoch(source, entry), recipe, recipe.builder_kwargs, recipe.builder_kwargs["num_classes"])
+    return model, mf.Parent(source.repo_id, entry.commit, entry.epoch, source.manifest.compat.layout_sha256, backbone)
 
 
 def _epoch_batches(x: Any, y: Any, seed: int, epochs: Iterable[int], batch_size: int) -> Any:
@@ -229,10 +298,11 @@ def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: P
     return its manifest entry; the caller records it in ``zoo.json`` last."""
     rel = epoch_dir(epoch)
     _check_room(run_dir, model)
-    save_model_config(model, run_dir / rel / CONFIG_FILENAME)
-    save_metadata(run_dir / rel / METADATA_FILENAME, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
-    save_weights(model, run_dir / rel / WEIGHTS_FILENAME)
-    save_resume_state(model, run_dir / rel / RESUME_FILENAME)
+    with all_trainable(model):  # a frozen backbone is training state, not architecture
+        save_model_config(model, run_dir / rel / CONFIG_FILENAME)
+        save_metadata(run_dir / rel / METADATA_FILENAME, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
+        save_weights(model, run_dir / rel / WEIGHTS_FILENAME)
+        save_resume_state(model, run_dir / rel / RESUME_FILENAME)
     files = tuple(
         _file_entry(run_dir, f"{rel}/{filename}", role)
         for filename, role in ((WEIGHTS_FILENAME, "weights"), (CONFIG_FILENAME, "config"), (METADATA_FILENAME, "metadata"), (RESUME_FILENAME, "resume"))
@@ -256,19 +326,25 @@ def _file_entry(run_dir: Path, rel: str, role: str) -> mf.FileEntry:
     return mf.FileEntry(path=rel, sha256=sha256_file(path), size=path.stat().st_size, role=role, optional=role == "resume")
 
 
-def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None) -> mf.Manifest:
+def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None,
+                   user_data: UserData | None, lineage: mf.Parent | None) -> mf.Manifest:
     from zoo.tf import keras, tf
+
+    dataset = mf.Dataset(name=recipe.dataset.name, splits=dict(recipe.dataset.splits))
+    if user_data is not None:
+        dataset = dataclasses.replace(dataset, counts=dict(user_data.counts), fingerprint=user_data.fingerprint)
 
     return mf.Manifest(
         schema_version=mf.SCHEMA_VERSION,
         name=previous.name if previous else recipe.name,
-        description=recipe.description,
+        description=recipe.description if user_data is None else
+        f"{recipe.name} on {user_data.name} ({len(user_data.classes)} classes)" + (f", fine-tuned from {lineage.repo_id} epoch {lineage.epoch}" if lineage else ""),
         license=recipe.license,
         recipe=mf.RecipeRef(
             name=recipe.name,
             version=recipe.version,
             builder_kwargs=recipe.builder_kwargs,
-            dataset=mf.Dataset(name=recipe.dataset.name, splits=dict(recipe.dataset.splits)),
+            dataset=dataset,
             train_config=mf.TrainConfig(**{**recipe.train.__dict__, "epochs": epochs}),
         ),
         input=recipe.input,
@@ -284,6 +360,7 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
         hub=None,
         default_epoch=1,
         selection={},
+        parent=lineage,
     )
 
 
@@ -310,7 +387,7 @@ def _unrecorded(run_dir: Path) -> bool:
     return found
 
 
-def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
+def _check_resumable(run_dir: Path, recipe: Recipe, user_data: UserData | None) -> mf.Manifest:
     """Refuse, without touching anything, a run dir that is missing, foreign or damaged."""
     path = run_dir / MANIFEST_FILENAME
     if not path.is_file():
@@ -319,6 +396,11 @@ def _check_resumable(run_dir: Path, recipe: Recipe) -> mf.Manifest:
         previous = mf.load(path)
     except ManifestError as exc:
         raise RunDirError(f"cannot resume {run_dir}: its run manifest is damaged: {exc.message}") from None
+    started_on = previous.recipe.dataset.fingerprint
+    if started_on != (user_data.fingerprint if user_data else None):
+        raise RunDirError(f"cannot resume {run_dir}: " + ("`data` is not the data the run started on" if started_on and user_data
+                          else "it trained on the recipe's own dataset, not on `data`" if user_data else "it trained on data of its own: pass that `data`"),
+                          hint="Resume with the data the run started on, or start a new run.")
     compat.check_same_recipe(previous.recipe, recipe)
     if previous.recipe.train_config.seed != recipe.train.seed:
         raise RunDirError(f"cannot resume {run_dir}: it was trained with seed {previous.recipe.train_config.seed}, recipe {recipe.name} uses {recipe.train.seed}")
