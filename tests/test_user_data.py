@@ -197,3 +197,29 @@ def test_the_cli_fine_tunes_with_a_frozen_backbone_and_refuses_bad_data_with_its
     flags = runner.invoke(app, ["train", "mnist-lenet", "--unfreeze-at", "2", "--out", str(tmp_path / "y")])
     assert flags.exit_code == EXIT_CODES[zoo.UsageError] and "--unfreeze-at" in flags.output and "--from" in flags.output
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_compare_finetune_says_which_epoch_transfers_best(hub, image_folder, tmp_path):
+    import zoo
+    from zoo.cli.app import app
+
+    study = zoo.compare_transfer("mnist-lenet", [1, 2], image_folder, finetune_epochs=1, freeze_backbone=True)
+    assert [r.source_epoch for r in study.rows] == [1, 2] and study.classes == CLASSES and study.backbone == "frozen"
+    published = zoo.get_manifest("mnist-lenet")
+    for row in study.rows:
+        assert row.source == next(e.metrics for e in published.epochs if e.epoch == row.source_epoch)
+        direct = zoo.train("mnist-lenet", epochs=1, out=tmp_path / f"by-hand-{row.source_epoch}", start_from=f"mnist-lenet@{row.source_epoch}",
+                           data=image_folder, freeze_backbone=True, progress=False)
+        assert row.fine_tuned == direct.manifest.epochs[-1].metrics  # the same seed and data order as a run by hand
+    assert study.rows[0].fine_tuned != study.rows[1].fine_tuned
+    best = max(study.rows, key=lambda r: r.fine_tuned["val/accuracy"]).source_epoch
+    assert study.best_source_epoch == best
+
+    out = runner.invoke(app, ["compare", "mnist-lenet", "--epochs", "1,2", "--finetune", str(image_folder), "--finetune-epochs", "1",
+                              "--freeze-backbone", "--json", "--plot", str(tmp_path / "transfer.png")])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["best_source_epoch"] == best and [r["fine_tuned"] for r in data["rows"]] == [r.fine_tuned for r in study.rows]
+    assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = runner.invoke(app, ["compare", "mnist-lenet", "--epochs", "1,2", "--finetune", str(image_folder), "--finetune-epochs", "1", "--freeze-backbone"])
+    assert table.exit_code == 0 and f"best starting epoch: {best}" in table.output

@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 # lazy model registry), so ``import zoo`` costs no TensorFlow.
 _API = {
     "compare": "zoo.workflows.comparison",
+    "compare_transfer": "zoo.workflows.transfer_study",
     "evaluate": "zoo.workflows.loading",
     "export": "zoo.workflows.exporting",
     "fetch": "zoo.workflows.fetching",

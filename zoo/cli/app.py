@@ -40,7 +40,7 @@ FLAGS = {
     "include_resume": "--with-resume", "manifests_dir": "--manifests-dir", "name": "--name", "out": "--out",
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
-    "data": "--data", "learning_rate": "--lr", "freeze_backbone": "--freeze-backbone", "unfreeze_at": "--unfreeze-at",
+    "data": "--data", "finetune_epochs": "--finetune-epochs", "learning_rate": "--lr", "freeze_backbone": "--freeze-backbone", "unfreeze_at": "--unfreeze-at",
 }
 
 
@@ -285,9 +285,32 @@ def compare_command(
     show: Optional[Path] = typer.Option(None, "--show", help="Detectors: draw this image's boxes at every epoch, side by side."),
     show_out: Optional[Path] = typer.Option(None, "--show-out", help="Where --show writes its PNG (default: IMAGE-epochs.png beside the image)."),
     export: Optional[str] = typer.Option(None, "--export", help="Also measure each epoch exported: onnx, litert, litert-float16, litert-dynamic-int8, litert-int8 (comma-separated)."),
+    finetune: Optional[Path] = typer.Option(None, "--finetune", help="Your images (class sub-folders, or .npz): fine-tune each epoch on them and compare the results."),
+    finetune_epochs: int = typer.Option(5, "--finetune-epochs", min=1, help="With --finetune: epochs of fine-tuning per source epoch."),
+    freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="With --finetune: train only the new head."),
+    unfreeze_at: Optional[int] = typer.Option(None, "--unfreeze-at", min=1, help="With --finetune: train only the new head until this epoch."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="With --finetune: the learning rate (default: the recipe's)."),
 ) -> None:
-    """Evaluate several epochs side by side, measured beside published: no training needed."""
+    """Evaluate several epochs side by side, measured beside published: no training needed.
+
+    With --finetune DIR: which epoch transfers best to your data, each fine-tuned under the same seed and data order."""
     specs = _epoch_specs([e.strip() for e in epochs.split(",") if e.strip()]) if epochs else None
+    if finetune is not None:
+        if len(names) != 1 or verify or show is not None or export or metric or all_epochs:
+            raise UsageError("--finetune compares the epochs of one model; it takes --epochs, --json, --plot and the fine-tuning flags")
+        study = zoo.compare_transfer(names[0], specs, finetune, finetune_epochs=finetune_epochs, freeze_backbone=freeze_backbone,
+                                     unfreeze_at=unfreeze_at, learning_rate=learning_rate, progress=not as_json)
+        if plot is not None:
+            study.plot(plot)
+        if as_json:
+            _print_json(study.to_dict())
+            return
+        console = _console()
+        _print_tables(console, render.transfer_tables(study, console.width))
+        console.print(f"best starting epoch: {study.best_source_epoch} (by fine-tuned {study.selection_metric})" + (f"; plot: {plot}" if plot else ""))
+        return
+    if freeze_backbone or unfreeze_at is not None or learning_rate is not None:
+        raise UsageError("--freeze-backbone, --unfreeze-at and --lr go with --finetune DIR")
     exports = [f.strip() for f in export.split(",") if f.strip()] if export else []
     result = zoo.compare(names, specs, all_epochs=all_epochs, split=split, metrics=metric or None, show=show, exports=exports)
     if plot is not None:

@@ -268,3 +268,17 @@ def exports_tables(comparison: Any, width: int = 80) -> list:
                 tails.append((_size(x.size), f"{x.ms_per_batch:.2f}"))
     return metric_tables(f"exports measured in their own runtimes, on {comparison.split}", [("model", "left"), ("epoch", "right"), ("format", "left")],
                          columns, rows, [("size", "right"), ("ms/batch", "right")], tails, width, sections[1:]) if rows else []
+
+
+def transfer_tables(study: Any, width: int = 80) -> list:
+    """Per source epoch: its own published score, then the scores after fine-tuning on the
+    user's data, the best starting epoch marked."""
+    every = {k for r in study.rows for k in r.fine_tuned}
+    metrics = [k for k in _KEY_METRICS if k in every] + sorted(every.difference(_KEY_METRICS))
+    best = study.best_source_epoch
+    own = f"own {header(study.selection_metric).replace(chr(10), ' ')}"
+    rows = [((str(r.source_epoch), _fmt(r.source.get(study.selection_metric)), "best start" if r.source_epoch == best else ""),
+             {k: _fmt(r.fine_tuned.get(k)) for k in metrics}) for r in study.rows]
+    title = untrusted(f"{study.name} fine-tuned {study.finetune_epochs} epochs on {study.data} ({len(study.classes)} classes, backbone {study.backbone})")
+    return metric_tables(title, [("from epoch", "right"), (own, "right"), ("", "left")], metrics, rows,
+                         [("seconds", "right")], [(f"{r.seconds:.1f}",) for r in study.rows], width)

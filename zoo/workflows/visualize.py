@@ -95,6 +95,28 @@ def plot_comparison(comparison: Any, path: Path | str) -> Path:
     return _save(fig, path)
 
 
+def plot_transfer(study: Any, path: Path | str) -> Path:
+    """Which epoch transfers best: the fine-tuned score against the source epoch, beside
+    the source epoch's own score on its dataset, the best starting epoch starred."""
+    key = study.selection_metric
+    fig = _figure(600, 420)
+    ax = fig.add_subplot(1, 1, 1)
+    epochs = [r.source_epoch for r in study.rows]
+    tuned = [r.fine_tuned.get(key, float("nan")) for r in study.rows]
+    ax.plot(epochs, tuned, marker="o", color=_colour(0), label=f"fine-tuned {study.finetune_epochs} epochs on {study.data}")
+    ax.plot(epochs, [r.source.get(key, float("nan")) for r in study.rows], marker="o", linestyle="--", color=_colour(1),
+            label=f"{study.name} on its own dataset (published)")
+    best = study.best_source_epoch
+    ax.plot([best], [tuned[epochs.index(best)]], linestyle="none", marker="*", markersize=15, color=_colour(0), label="best starting epoch")
+    ax.set_xlabel(f"{study.name}: source epoch")
+    ax.set_ylabel(key)
+    ax.set_title(f"which epoch of {study.name} transfers best ({study.backbone} backbone)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 _DPI = 100
 
 
