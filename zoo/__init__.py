@@ -23,6 +23,7 @@ _API = {
     "evaluate": "zoo.workflows.loading",
     "export": "zoo.workflows.exporting",
     "fetch": "zoo.workflows.fetching",
+    "folder_dataset": "zoo.workflows.user_data",
     "get_manifest": "zoo.resolve",
     "get_recipe": "zoo.registry",
     "lineage": "zoo.resolve",

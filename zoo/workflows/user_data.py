@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from zoo.errors import DataError, UsageError
 from zoo.fileio import sha256_file
@@ -48,15 +48,23 @@ def _split_of(seed: int, key: str) -> str:
 
 def load(path: Path | str, recipe: Recipe, *, seed: int) -> UserData:
     """A folder of class sub-folders, or an ``.npz``, as ``recipe``'s input."""
-    path = Path(path)
     if recipe.preprocess is None or recipe.task != "classification":
         raise UsageError(f"recipe {recipe.name} does not train on labelled images (it is a {recipe.task} recipe)",
                          hint="Your own data needs a classification recipe, e.g. mnist-lenet.")
+    data = read(path, recipe.preprocess, tuple(recipe.input_shape), seed=seed)
+    if data.counts["train"] < recipe.train.batch_size:
+        raise DataError(f"{path}: {data.counts['train']} training examples are fewer than one batch ({recipe.train.batch_size})",
+                        hint="Add images, or choose a recipe with a smaller batch.")
+    return data
+
+
+def read(path: Path | str, preprocess: Callable[[Any], Any], input_shape: tuple[int, ...], *, seed: int) -> UserData:
+    """A folder of class sub-folders, or an ``.npz``, through ``preprocess`` (an RGB image
+    in [0, 1] -> one model input), split by hash."""
+    path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such folder or file", hint="Give a folder with one sub-folder of images per class, or an .npz with x and y.")
-    rows = _npz(path, recipe) if path.is_file() else _folder(path, recipe)
-    classes = rows[0]
-    x_rows, labels, keys, digests = rows[1:]
+    classes, x_rows, labels, keys, digests = _npz(path, preprocess, input_shape) if path.is_file() else _folder(path, preprocess)
     import numpy as np
 
     if len(classes) < 2:
@@ -69,15 +77,22 @@ def load(path: Path | str, recipe: Recipe, *, seed: int) -> UserData:
         if not chosen:
             raise DataError(f"{path}: {len(keys)} examples leave the {split} split empty", hint="Add images: about ten per class at the least.")
         parts[split] = (np.stack([x_rows[i] for i in chosen]).astype("float32"), np.asarray([labels[i] for i in chosen], dtype="int32"))
-    if len(parts["train"][0]) < recipe.train.batch_size:
-        raise DataError(f"{path}: {len(parts['train'][0])} training examples are fewer than one batch ({recipe.train.batch_size})",
-                        hint="Add images, or choose a recipe with a smaller batch.")
     fingerprint = hashlib.sha256("\n".join(f"{k}\t{d}" for k, d in sorted(zip(keys, digests))).encode()).hexdigest()
     kind = "npz" if path.is_file() else "folder"
     return UserData(f"{kind}:{path.name}", tuple(classes), {s: len(parts[s][0]) for s in parts}, fingerprint, Splits(**parts))
 
 
-def _folder(path: Path, recipe: Recipe) -> tuple[list[str], list[Any], list[int], list[str], list[str]]:
+def folder_dataset(name: str, path: Callable[[], Path] | Path | str, preprocess: Callable[[Any], Any], input_shape: tuple[int, ...],
+                   *, seed: int = 0) -> DatasetSpec:
+    """A recipe's own dataset read from an image folder (class sub-folders), for recipes in
+    your own package: the same reader, split and checks as ``zoo train --data``. ``path``
+    may be a function, called when the data is first needed (e.g. to write the folder)."""
+    described = {split: f"{share} of the images of each class folder, by sha256(seed {seed}, path)"
+                 for split, share in (("train", "80%"), ("val", "10%"), ("test", "10%"))}
+    return DatasetSpec(name=name, splits=described, load=lambda: read(path() if callable(path) else path, preprocess, input_shape, seed=seed).splits)
+
+
+def _folder(path: Path, preprocess: Callable[[Any], Any]) -> tuple[list[str], list[Any], list[int], list[str], list[str]]:
     if not path.is_dir():
         raise DataError(f"{path} is neither a folder nor an .npz file")
     classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -98,14 +113,14 @@ def _folder(path: Path, recipe: Recipe) -> tuple[list[str], list[Any], list[int]
             except Exception as exc:  # noqa: BLE001 - any unreadable image is named
                 raise DataError(f"{image} is not a readable image ({getattr(exc, 'message', exc.__class__.__name__)})",
                                 hint="Remove or replace it.") from None
-            x.append(recipe.preprocess(pixels))
+            x.append(preprocess(pixels))
             y.append(label)
             keys.append(image.relative_to(path).as_posix())
             digests.append(sha256_file(image))
     return classes, x, y, keys, digests
 
 
-def _npz(path: Path, recipe: Recipe) -> tuple[list[str], list[Any], list[int], list[str], list[str]]:
+def _npz(path: Path, preprocess: Callable[[Any], Any], input_shape: tuple[int, ...]) -> tuple[list[str], list[Any], list[int], list[str], list[str]]:
     import numpy as np
 
     if path.suffix != ".npz":
@@ -123,14 +138,14 @@ def _npz(path: Path, recipe: Recipe) -> tuple[list[str], list[Any], list[int], l
     classes = names or [str(i) for i in range(int(y.max()) + 1)]
     if int(y.max()) >= len(classes):
         raise DataError(f"{path}: y holds class {int(y.max())}, but only {len(classes)} classes are named")
-    if tuple(x.shape[1:]) == tuple(recipe.input_shape) and np.issubdtype(x.dtype, np.floating):
+    if tuple(x.shape[1:]) == input_shape and np.issubdtype(x.dtype, np.floating):
         rows = list(x.astype("float32"))
     else:  # images: through the recipe's preprocessing, as zoo predict would
         if x.ndim not in (3, 4):
-            raise DataError(f"{path}: x of shape {x.shape} is neither the recipe's input {tuple(recipe.input_shape)} nor images")
+            raise DataError(f"{path}: x of shape {x.shape} is neither the recipe's input {input_shape} nor images")
         images = x.astype("float32") / (255.0 if np.issubdtype(x.dtype, np.integer) else 1.0)
         images = images[..., None].repeat(3, -1) if images.ndim == 3 else images
-        rows = [recipe.preprocess(image) for image in images]
+        rows = [preprocess(image) for image in images]
     keys = [f"{i}" for i in range(len(x))]
     digests = [hashlib.sha256(np.ascontiguousarray(x[i]).tobytes() + str(int(y[i])).encode()).hexdigest() for i in range(len(x))]
     return classes, rows, [int(v) for v in y], keys, digests
