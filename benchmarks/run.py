@@ -351,6 +351,50 @@ def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
     return [row(f"zoo compare digits-cnn, N={n} epochs vs the naive loop", t["zoo"], t["naive"])]
 
 
+def digit_folder(root: Path, classes: int = 5, per_class: int = 50) -> Path:
+    """PNG files of MNIST digits the published models never trained on (the test split),
+    one sub-folder per class: a small dataset as a user would have it."""
+    from PIL import Image
+
+    from zoo.recipes.datasets import MNIST_5K
+
+    x, y = MNIST_5K.load().test
+    names = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    x_more, y_more = MNIST_5K.load().val  # the test split alone has about 50 of each digit
+    x, y = [*x, *x_more], [*y, *y_more]
+    for digit in range(classes):
+        (root / names[digit]).mkdir(parents=True)
+        for i in [i for i, label in enumerate(y) if label == digit][:per_class]:
+            Image.fromarray((x[i][..., 0] * 255).astype("uint8")).save(root / names[digit] / f"{i}.png")
+    return root
+
+
+def bench_finetune(tmp: Path, source_epochs: list[int], budgets: list[int]) -> list[dict]:
+    """Fine-tuning mnist-lenet's epochs on a small image folder (5 classes, 50 PNGs each)
+    against training the same architecture from scratch on it with the same budget."""
+    import zoo
+    from zoo.hub.server import HubServer
+
+    run = ROOT / "runs" / "mnist-lenet"  # the main job's 100-epoch run, when it is there
+    have = zoo.get_manifest(str(run)).epoch_numbers if (run / "zoo.json").is_file() else []
+    if not set(source_epochs) <= set(have):
+        run = zoo.train("mnist-lenet", epochs=max(source_epochs), save_at=source_epochs, out=tmp / "lenet-source", progress=False).run_dir
+    zoo.publish(run, "bench/mnist-lenet", hub_dir=tmp / "finetune-hub", manifests_dir=tmp / "manifests", name="lenet-source")
+    folder = digit_folder(tmp / "digits-0-4")
+    rows = []
+    for budget in budgets:
+        with HubServer(tmp / "finetune-hub") as server, _endpoint(server.endpoint):
+            study = zoo.compare_transfer("lenet-source", source_epochs, folder, finetune_epochs=budget)
+        start = time.perf_counter()
+        scratch = zoo.train("mnist-lenet", epochs=budget, save_at=[budget], out=tmp / f"scratch-{budget}", data=folder, progress=False)
+        seconds = time.perf_counter() - start
+        for label, metrics in [("from scratch", scratch.manifest.epochs[-1].metrics)] + [(f"fine-tuned from epoch {r.source_epoch}", r.fine_tuned) for r in study.rows]:
+            for split in ("val", "test"):
+                rows.append(measured(f"mnist-lenet {label}, {budget} epochs on 5 classes x 50 PNGs: {split} accuracy", metrics[f"{split}/accuracy"], None, "acc"))
+        rows += [row(f"fine-tune from epoch {r.source_epoch}, {budget} epochs (load included) vs from scratch", r.seconds, seconds) for r in study.rows]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -371,6 +415,7 @@ def main() -> None:
         rows += bench_train(tmp, 10 if args.quick else 30, 3 if args.quick else 11)
         rows += bench_compare(tmp, 3 if args.quick else 10, 1 if args.quick else 5)
         rows += bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 5)
+        rows += bench_finetune(tmp, [1, 2] if args.quick else [10, 50, 100], [2] if args.quick else [3, 10])
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
     for r in rows:
         print(f"{r['what']:<68} {r['zoo']:>9.3f} {r.get('by_hand', float('nan')):>9.3f} {r.get('ratio', float('nan')):>7.2f} "
