@@ -109,9 +109,11 @@ def bench_serving(tmp: Path, sizes_mb: list[int], repeats: int) -> list[dict]:
                     shutil.rmtree(tmp / "serve-hf", ignore_errors=True)
                     hf_hub_download(f"bench/serve-{size}", "model.weights.h5", revision=commits[size], endpoint=server.endpoint, cache_dir=str(tmp / "serve-hf"))
 
-                t = side_by_side({"zoo serve": lambda u=ours_url: run(["curl", "-sf", "-o", str(out), u]),
-                                  "http.server": lambda u=plain_url: run(["curl", "-sf", "-o", str(out), u]),
-                                  "hf_hub_download": fetch_hf}, repeats)
+                def curl(url: str) -> None:  # into a fresh file each time, as hf_hub_download writes one
+                    out.unlink(missing_ok=True)
+                    run(["curl", "-sf", "-o", str(out), url])
+
+                t = side_by_side({"zoo serve": lambda u=ours_url: curl(u), "http.server": lambda u=plain_url: curl(u), "hf_hub_download": fetch_hf}, repeats)
                 rows.append(row(f"serve {size} MB: curl from zoo hub serve vs python -m http.server", t["zoo serve"], t["http.server"], 2.0))
                 rows.append(row(f"serve {size} MB: hf_hub_download from zoo hub serve vs curl from http.server", t["hf_hub_download"], t["http.server"], 2.0))
             largest = max(sizes_mb)

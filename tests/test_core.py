@@ -141,6 +141,24 @@ def test_verify_file_checks_size_then_sha256_and_names_the_file(tmp_path):
     assert info.value.path == str(path)
 
 
+def test_a_file_verified_once_is_hashed_again_after_any_write_even_with_its_times_put_back(tmp_path):
+    import hashlib
+
+    from zoo import integrity
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"hello")
+    entry = mf.FileEntry("f.bin", hashlib.sha256(b"hello").hexdigest(), 5, "weights")
+    verify_file(path, entry)
+    assert integrity.file_identity(path) in integrity._VERIFIED  # remembered: the next hand-out skips the hash
+    before = path.stat()
+    with open(path, "r+b") as fh:  # same size, same path, same inode
+        fh.write(b"J")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # the modification time put back
+    with pytest.raises(errors.IntegrityError, match="sha256 mismatch"):
+        verify_file(path, entry)
+
+
 # -- registry ----------------------------------------------------------------------------------
 def _another_digits_cnn():
     """Stands for a plugin's builder that claims a built-in recipe's name."""

@@ -23,6 +23,7 @@ from zoo.errors import ArchitectureMismatchError, UsageError
 from zoo.formats import checkpoint
 from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
 from zoo.formats.manifest import Manifest, RecipeRef
+from zoo.integrity import file_identity
 from zoo.registry import Recipe, get_recipe
 
 
@@ -139,12 +140,22 @@ def check_layout(model: Any, path: Path, *, what: str | None = None, expected_sh
 def load_checked(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> Any:
     """``check_layout``, then Keras loads the weights. Returns the model."""
     check_layout(model, path, what=what, expected_sha256=expected_sha256)
+    identity = file_identity(path)
     checkpoint.read_weights(model, path, what=what)
+    if identity in _FINITE:  # these very bytes were loaded and found finite before (this process)
+        return model
     bad = checkpoint.non_finite_variables(model)
     if bad:  # published files are checked; a run directory or a local file may not be
         warnings.warn(f"{what or path}: {len(bad)} weight(s) hold NaN or infinity ({', '.join(bad[:3])}): the model's outputs will be too",
                       NonFiniteWeightsWarning, stacklevel=2)
+    elif identity == file_identity(path):  # unchanged while it was read
+        if len(_FINITE) >= 4096:
+            _FINITE.clear()
+        _FINITE.add(identity)
     return model
+
+
+_FINITE: set[tuple] = set()  # integrity.file_identity of weights files found finite
 
 
 class NonFiniteWeightsWarning(RuntimeWarning):

@@ -56,11 +56,6 @@ def with_new_head(published: Any, recipe: Recipe, builder_kwargs: dict[str, Any]
     return model, tuple(head_paths)
 
 
-def backbone_variables(model: Any, recipe: Recipe) -> list[Any]:
-    """The variables outside the head (what ``freeze_backbone`` freezes)."""
-    return [v for layer in model.layers if layer.name not in recipe.head for v in layer.weights]
-
-
 def set_backbone_trainable(model: Any, recipe: Recipe, trainable: bool) -> None:
     """Freeze or unfreeze every layer outside the head (recompile afterwards: Keras fixes
     the trainable set when it compiles)."""
@@ -84,6 +79,15 @@ def all_trainable(model: Any) -> Iterator[None]:
             layer.trainable = False
 
 
+def check_cuttable(recipe: Recipe) -> None:
+    """Refuse ``features_only`` for a recipe whose model cannot be cut at its head."""
+    if not recipe.head:
+        raise UsageError(f"recipe {recipe.name} declares no head: there is no backbone to return")
+    if recipe.style not in ("functional", "sequential"):
+        raise UsageError(f"recipe {recipe.name} builds a subclassed model, whose graph cannot be cut at the head",
+                         hint="Load it with `num_classes` instead, or use a Functional/Sequential recipe for `features_only`.")
+
+
 def features_only(model: Any, recipe: Recipe) -> Any:
     """The backbone as a model of its own: the input up to the head's input.
 
@@ -91,11 +95,6 @@ def features_only(model: Any, recipe: Recipe) -> Any:
     cut); for those, load with ``num_classes`` and call the backbone layers yourself."""
     from zoo.tf import keras
 
-    if not recipe.head:
-        raise UsageError(f"recipe {recipe.name} declares no head: there is no backbone to return")
-    if recipe.style not in ("functional", "sequential"):
-        raise UsageError(f"recipe {recipe.name} builds a subclassed model, whose graph cannot be cut at the head",
-                         hint="Load it with `num_classes` instead, or use a Functional/Sequential recipe for `features_only`.")
+    check_cuttable(recipe)
     first_head = next(layer for layer in model.layers if layer.name in recipe.head)
-    backbone = keras.Model(model.inputs, first_head.input, name=f"{model.name}_backbone")
-    return backbone
+    return keras.Model(model.inputs, first_head.input, name=f"{model.name}_backbone")

@@ -88,19 +88,21 @@ def load_pretrained(
             get_recipe(recipe).compile(model)
         return model
     manifest = source.manifest
-    if num_classes is not None:
-        transfer.check_num_classes(compat.recipe_for(manifest.recipe), num_classes)
+    built_by = compat.recipe_for(manifest.recipe)
+    if num_classes is not None:  # both refused before anything is downloaded
+        transfer.check_num_classes(built_by, num_classes)
+    if features_only:
+        transfer.check_cuttable(built_by)
     model = load_epoch(source, source.entry(epoch), compile=compile and num_classes is None and not features_only)
     loaded = model.zoo
     if num_classes is not None and num_classes != len(manifest.classes):
-        built_by = compat.recipe_for(manifest.recipe)
         model, head = transfer.with_new_head(model, built_by, manifest.recipe.builder_kwargs, num_classes)
         if compile:
             built_by.compile(model)
-        model.zoo = dataclasses.replace(loaded, reinitialized=head)
+        loaded = dataclasses.replace(loaded, reinitialized=head)
     if features_only:
-        model = transfer.features_only(model, compat.recipe_for(manifest.recipe))
-        model.zoo = loaded
+        model = transfer.features_only(model, built_by)
+    model.zoo = loaded
     return model
 
 
