@@ -39,6 +39,8 @@ _API = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "keras":  # zoo.keras: EpochCheckpoint for your own model.fit (imports TensorFlow)
+        return importlib.import_module("zoo.keras")
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")

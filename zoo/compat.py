@@ -20,15 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, UsageError
-from zoo.formats import checkpoint
-from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout_with_names, read_layer_names, read_layout
-from zoo.formats.manifest import Manifest, RecipeRef
+from zoo.fileio import sha256_file
+from zoo.formats import checkpoint, keras_config
+from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout, model_layout_with_names, read_layer_names, read_layout
+from zoo.formats.manifest import WEIGHTS_FORMAT, Compat, Manifest, RecipeRef
 from zoo.integrity import file_identity
 from zoo.registry import Recipe, get_recipe
 
 
 def recipe_for(ref: RecipeRef) -> Recipe:
     """The recipe code that builds ``ref``'s architecture, at the version it was trained with."""
+    if ref.from_keras_config:
+        raise UsageError(
+            "this model was published without a recipe (Keras builds it from its config.json), and this needs what only a recipe knows: "
+            "its dataset, preprocessing, loss or head",
+            hint="Load it with zoo.load_pretrained(NAME) and use it as any Keras model; to get the rest, publish it with a recipe (docs/recipes.md).",
+        )
     recipe = get_recipe(ref.name)
     if recipe.version != ref.version:
         raise ArchitectureMismatchError(
@@ -94,14 +101,30 @@ def check_same_recipe(ref: RecipeRef, recipe: Recipe) -> None:
         )
 
 
+def describe(model: Any) -> Compat:
+    """What weights saved from ``model`` need from an architecture, for its manifest."""
+    from zoo.tf import keras, tf
+
+    return Compat(format=WEIGHTS_FORMAT, keras=keras.__version__, tensorflow=tf.__version__, param_count=int(model.count_params()),
+                  layout_sha256=layout_sha256(model_layout(model)), architecture_sha256=architecture_sha256(model))
+
+
 _ARCHITECTURE_BY_BUILD: dict[tuple, str] = {}
 
 
-def build_checked(manifest: Manifest) -> Any:
+def build_checked(manifest: Manifest, *, config: Path | None = None, weights_bytes: int = 0) -> Any:
     """A fresh model for ``manifest``, refused if its architecture fingerprint differs.
 
     The same builder with the same kwargs builds the same architecture, so within a
-    process its fingerprint (a walk over every layer's config) is computed once."""
+    process its fingerprint (a walk over every layer's config) is computed once.
+
+    A model without a recipe is built from ``config`` (its epoch's ``config.json``) once a
+    child process has built it within what ``weights_bytes`` justify (``keras_config.probe``)."""
+    if manifest.recipe.from_keras_config:
+        if config is None:
+            raise ValueError("a model without a recipe is built from its config.json: pass `config`")
+        check_config(manifest, config, weights_bytes, what=f"{manifest.name}: config.json")
+        return keras_config.build(config, what=f"{manifest.name}: config.json")
     recipe = recipe_for(manifest.recipe)
     check_builder_kwargs(recipe, manifest.recipe.builder_kwargs, manifest.compat.param_count)
     model = recipe.build(**manifest.recipe.builder_kwargs)
@@ -116,6 +139,18 @@ def build_checked(manifest: Manifest) -> Any:
             hint="The recipe code changed without a version bump, or the manifest is wrong. Pin the revision or recipe version the weights were published with.",
         )
     return model
+
+
+def check_config(manifest: Manifest, config: Path, weights_bytes: int, *, what: str) -> None:
+    """``config`` is the one the manifest pins, and builds the manifest's model within
+    ``weights_bytes`` of memory (in a child process: nothing is built here)."""
+    pinned = manifest.recipe.builder_kwargs.get("config_sha256")
+    if sha256_file(config) != pinned:
+        raise ArchitectureMismatchError(f"{what} is not the config the manifest pins ({str(pinned)[:12]})",
+                                        hint="The config and the manifest do not belong together; nothing was built.")
+    found = keras_config.probe(config, budget_bytes=weights_bytes, what=what)
+    keras_config.check_probe(found, param_count=manifest.compat.param_count, architecture_sha256=manifest.compat.architecture_sha256,
+                             layout_sha256=manifest.compat.layout_sha256, what=what)
 
 
 def check_layout(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> None:

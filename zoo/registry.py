@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from zoo.errors import ArchitectureMismatchError, UnknownModelError, UsageError
-from zoo.formats.manifest import InputSpec, TrainConfig
+from zoo.formats.manifest import KERAS_CONFIG_RECIPE, InputSpec, TrainConfig
 
 ENTRY_POINT_GROUP = "zoo.recipes"
 
@@ -138,6 +138,8 @@ def register_recipe(
     """Decorator: register ``builder`` as recipe ``name``. Returns the builder unchanged."""
 
     def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
+        if name == KERAS_CONFIG_RECIPE:
+            raise UsageError(f"recipe name {name!r} is reserved for models without a recipe", hint="Give your recipe another name.")
         existing = _RECIPES.get(name)
         if existing is not None and _where(existing.builder) != _where(builder):
             raise UsageError(

@@ -180,8 +180,8 @@ def manifest_header(m: Manifest):
     where = f"{m.hub.repo_id} @ {m.hub.revision or '(unpinned)'}" if m.hub else "not published (a local run)"
     lines = [
         untrusted(m.description),
-        untrusted(f"recipe {m.recipe.name} v{m.recipe.version} · kwargs {m.recipe.builder_kwargs} · {m.compat.param_count:,} params"),
-        untrusted(f"input {list(m.input.shape)} {m.input.dtype} in {list(m.input.range)}: {m.input.preprocessing}"),
+        untrusted(f"{m.recipe.in_words()} · {m.compat.param_count:,} params"),
+        untrusted(f"input {list(m.input.shape)} {m.input.dtype} in {m.input.range_text}: {m.input.preprocessing}"),
         untrusted(f"classes {', '.join(m.classes) or '(none)'}"),
         untrusted(f"dataset {m.recipe.dataset.name} · hub {where}"),
         untrusted(f"keras {m.compat.keras} · tensorflow {m.compat.tensorflow} · license {m.license}"),

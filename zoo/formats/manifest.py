@@ -32,6 +32,7 @@ MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_EPOCHS = 10_000
 WEIGHTS_FORMAT = "keras.weights.h5"
+KERAS_CONFIG_RECIPE = "keras-config"  # the recipe name of a model no recipe builds (formats/keras_config.py)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -77,9 +78,9 @@ class Dataset:
 class TrainConfig:
     optimizer: str
     learning_rate: float
-    batch_size: int
+    batch_size: int | None  # None: not known (a run from the user's own ``model.fit``)
     epochs: int
-    seed: int
+    seed: int | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,16 @@ class RecipeRef:
     dataset: Dataset
     train_config: TrainConfig
 
+    @property
+    def from_keras_config(self) -> bool:
+        """No recipe builds it: the architecture is each epoch's Keras ``config.json``."""
+        return self.name == KERAS_CONFIG_RECIPE
+
+    def in_words(self) -> str:
+        if self.from_keras_config:
+            return f"no recipe: built by Keras from its config.json (sha256 {str(self.builder_kwargs.get('config_sha256'))[:12]})"
+        return f"recipe {self.name} v{self.version} · kwargs {self.builder_kwargs}"
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -100,8 +111,12 @@ class InputSpec:
 
     shape: tuple[int, ...]
     dtype: str
-    range: tuple[float, float]
+    range: tuple[float, float] | None  # None: not stated
     preprocessing: str
+
+    @property
+    def range_text(self) -> str:
+        return str(list(self.range)) if self.range is not None else "(not stated)"
 
 
 @dataclass(frozen=True)
@@ -373,7 +388,7 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
             dataset=Dataset(**r["dataset"]),
             train_config=TrainConfig(**r["train_config"]),
         ),
-        input=InputSpec(shape=tuple(i["shape"]), dtype=i["dtype"], range=tuple(i["range"]), preprocessing=i["preprocessing"]),
+        input=InputSpec(shape=tuple(i["shape"]), dtype=i["dtype"], range=tuple(i["range"]) if i["range"] is not None else None, preprocessing=i["preprocessing"]),
         classes=tuple(data["classes"]),
         compat=Compat(**data["compat"]),
         hub=HubRef(**data["hub"]) if data["hub"] is not None else None,

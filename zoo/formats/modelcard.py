@@ -58,6 +58,9 @@ def _body(m: Manifest, model_module: str | None) -> str:
     spec = m.input
     classes = ", ".join(m.classes) if m.classes else "(none)"
     register = f"import {model_module}  # registers the model class with Keras\n" if model_module else ""
+    train = m.recipe.train_config
+    settings = ", ".join(f"{what} {value}" for what, value in (("lr", train.learning_rate), ("batch", train.batch_size), ("seed", train.seed)) if value is not None)
+    built = "No recipe: Keras builds it from `config.json`" if m.recipe.from_keras_config else f"Recipe `{m.recipe.name}` v{m.recipe.version}"
     return "\n".join(
         [
             f"# {m.name}: epoch {epoch}",
@@ -65,16 +68,15 @@ def _body(m: Manifest, model_module: str | None) -> str:
             m.description,
             "",
             f"This commit holds epoch {epoch} alone (tag `epoch-{epoch}`); every epoch is its own commit, and "
-            f"`main` points at the latest. Recipe `{m.recipe.name}` v{m.recipe.version}, {m.compat.param_count:,} parameters, "
+            f"`main` points at the latest. {built}, {m.compat.param_count:,} parameters, "
             f"Keras {m.compat.keras}, TensorFlow {m.compat.tensorflow}; trained on `{m.recipe.dataset.name}` with "
-            f"{m.recipe.train_config.optimizer} (lr {m.recipe.train_config.learning_rate}, batch {m.recipe.train_config.batch_size}, "
-            f"seed {m.recipe.train_config.seed}).",
+            f"{train.optimizer} ({settings}).",
             "",
             *([f"Fine-tuned from `{m.parent.repo_id}` epoch {m.parent.epoch} (commit `{m.parent.commit}`): "
                f"{m.parent.in_words()}; the new head has one output per class below.", ""] if m.parent else []),
             "## Input",
             "",
-            f"- shape `{list(spec.shape)}` per example (add the batch dimension), dtype `{spec.dtype}`, values in `{list(spec.range)}`",
+            f"- shape `{list(spec.shape)}` per example (add the batch dimension), dtype `{spec.dtype}`, values in `{spec.range_text}`",
             f"- {spec.preprocessing}",
             f"- classes, in output order: {classes}",
             "",

@@ -135,7 +135,7 @@ def write_contract(out: Path, manifest: Any, entry: Any, fmt: str, raw_input: bo
     spec = manifest.input
     taken = ({"shape": list(recipe.raw_shape), "dtype": "uint8", "range": [0, 255],
               "preprocessing": f"none: the export applies the recipe's own ({spec.preprocessing})"}
-             if raw_input else {"shape": list(spec.shape), "dtype": spec.dtype, "range": list(spec.range), "preprocessing": spec.preprocessing})
+             if raw_input else {"shape": list(spec.shape), "dtype": spec.dtype, "range": list(spec.range) if spec.range else None, "preprocessing": spec.preprocessing})
     contract = {"model": manifest.name, "epoch": entry.epoch, "commit": entry.commit, "format": fmt, "input": taken,
                 "batch": "the first dimension, any size", "classes": list(manifest.classes)}
     path = out.with_name(out.name + ".input.json")

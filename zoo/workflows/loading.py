@@ -3,6 +3,8 @@
 The order matters: the architecture is built and fingerprinted first (no download
 for a model that cannot fit), then the file is fetched and verified, then its
 weight layout is compared with the model's before Keras assigns a single weight.
+A model published without a recipe is built from its epoch's ``config.json`` instead,
+once a bounded child process has built it (``formats/keras_config.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo import compat, transfer
-from zoo.errors import ArchitectureMismatchError, FileFormatError, UsageError
-from zoo.formats import manifest as mf
+from zoo.errors import ArchitectureMismatchError, FileFormatError, ManifestError, UnsafeFileError, UsageError
+from zoo.formats import keras_config, manifest as mf
 from zoo.formats.checkpoint import is_legacy_h5_weights, load_legacy_weights, load_model_file
 from zoo.formats.fingerprint import architecture_sha256, model_layout_sha256
 from zoo.registry import get_recipe
@@ -88,11 +90,12 @@ def load_pretrained(
             get_recipe(recipe).compile(model)
         return model
     manifest = source.manifest
-    built_by = compat.recipe_for(manifest.recipe)
-    if num_classes is not None:  # both refused before anything is downloaded
-        transfer.check_num_classes(built_by, num_classes)
-    if features_only:
-        transfer.check_cuttable(built_by)
+    if num_classes is not None or features_only:  # refused before anything is downloaded
+        built_by = compat.recipe_for(manifest.recipe)
+        if num_classes is not None:
+            transfer.check_num_classes(built_by, num_classes)
+        if features_only:
+            transfer.check_cuttable(built_by)
     model = load_epoch(source, source.entry(epoch), compile=compile and num_classes is None and not features_only)
     loaded = model.zoo
     if num_classes is not None and num_classes != len(manifest.classes):
@@ -123,7 +126,7 @@ def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: 
     """``load_pretrained`` for a source already resolved (and pinned) by the caller, so
     one command resolves a name once and loads from the very commit it described."""
     manifest = source.manifest
-    model = compat.build_checked(manifest)
+    model = compat.build_checked(manifest, config=_config_file(source, entry), weights_bytes=entry.weights.size)
     layout = model_layout_sha256(model, manifest.compat.architecture_sha256)  # build_checked matched it
     compat.load_checked(model, source.weights_path(entry), what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
     if compile:
@@ -131,6 +134,19 @@ def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: 
     origin = f"{source.repo_id}@{entry.commit}" if isinstance(source, HubSource) else source.origin
     model.zoo = LoadedFrom(manifest.name, entry.epoch, origin, entry.commit, entry.weights.sha256)
     return model
+
+
+def _config_file(source: HubSource | RunSource, entry: mf.EpochEntry) -> Path | None:
+    """The verified ``config.json`` of a model without a recipe (its architecture)."""
+    if not source.manifest.recipe.from_keras_config:
+        return None
+    config = entry.file("config")
+    if config is None:
+        raise ManifestError(f"{source.manifest.name} epoch {entry.epoch}: a model without a recipe needs its config.json, and the manifest lists none")
+    if config.size > keras_config.MAX_CONFIG_BYTES:  # before it is downloaded
+        raise UnsafeFileError(f"{source.manifest.name} epoch {entry.epoch}: a config.json of {config.size:,} bytes is more than {keras_config.MAX_CONFIG_BYTES:,}")
+    [fetched] = source.files([entry], roles=("config",))
+    return fetched.local_path
 
 
 @dataclass(frozen=True)

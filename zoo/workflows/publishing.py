@@ -80,7 +80,12 @@ def read_run(run_dir: Path) -> mf.Manifest:
 
 
 def check_recipe(run: mf.Manifest, run_dir: Path) -> None:
-    """The weights must fit the recipe code users will build them into."""
+    """The weights must fit the recipe code users will build them into (or, for a model
+    without a recipe, the Keras config they will build it from)."""
+    if run.recipe.from_keras_config:
+        last = run.epochs[-1]
+        compat.check_config(run, run_dir / _config_entry(run, last).path, last.weights.size, what=f"refusing to publish {run_dir}: its config.json")
+        return
     recipe = compat.recipe_for(run.recipe)
     compat.check_builder_kwargs(recipe, run.recipe.builder_kwargs, run.compat.param_count)
     model = recipe.build(**run.recipe.builder_kwargs)
@@ -95,6 +100,9 @@ def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
     """Every file of the epoch is what the run recorded, and its weights have the run's layout."""
     for f in entry.files:
         verify_file(run_dir / f.path, f, shown_as=str(run_dir / f.path), hint="The run changed after it was recorded; nothing was published.")
+    if run.recipe.from_keras_config and _config_entry(run, entry).sha256 != run.recipe.builder_kwargs.get("config_sha256"):
+        raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s config.json is not the run's architecture",
+                                        hint="The model changed during the run; a run holds one architecture.")
     actual = layout_sha256(read_layout(run_dir / entry.weights.path))
     if actual != run.compat.layout_sha256:
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights layout {actual[:12]} differs from the manifest's {run.compat.layout_sha256[:12]}")
@@ -102,6 +110,13 @@ def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
     if bad:
         raise NonFiniteWeightsError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights hold NaN or infinity ({', '.join(bad[:3])})",
                                     hint="Training diverged at or before this epoch: publish earlier epochs, or retrain with a lower learning rate.")
+
+
+def _config_entry(run: mf.Manifest, entry: mf.EpochEntry) -> mf.FileEntry:
+    config = entry.file("config")
+    if config is None:
+        raise PublishError(f"epoch {entry.epoch} of a model without a recipe has no config.json, its architecture")
+    return config
 
 
 def _on_hub(repo: LocalRepo | RemoteRepo, repo_id: str) -> mf.Manifest | None:
@@ -194,7 +209,7 @@ def publish(
         check_recipe(run, run_dir)
         for entry in new:
             check_epoch(run, run_dir, entry)
-        task = compat.recipe_for(run.recipe).task
+        task = "other" if run.recipe.from_keras_config else compat.recipe_for(run.recipe).task
         module = _model_module(run_dir, new[0])
     for entry in new:
         hub_entry = _hub_entry(entry, include_resume)

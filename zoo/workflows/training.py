@@ -45,7 +45,6 @@ from zoo.formats.checkpoint import (
     save_resume_state,
     save_weights,
 )
-from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
 from zoo.resolve import FileSource, HubSource, resolve, split_epoch
@@ -142,10 +141,7 @@ def train(
         seed_run_from(start_from, recipe, run_dir)
         resume = True
 
-    if resume and not (run_dir / MANIFEST_FILENAME).exists() and _unrecorded(run_dir):
-        shutil.rmtree(run_dir / "epochs", ignore_errors=True)  # killed before its first record: nothing to keep
-        for leftover in run_dir.iterdir():
-            leftover.unlink()
+    if resume and clear_unrecorded_run(run_dir):
         resume = False
 
     from zoo.tf import keras
@@ -184,7 +180,7 @@ def train(
         compat.check_layout(model, run_dir / last.weights.path)
         load_resume_state(model, run_dir / resume_file.path)
     elif run_dir.exists() and any(run_dir.iterdir()):
-        if _unrecorded(run_dir):
+        if unrecorded_run(run_dir):
             raise RunDirError(f"{run_dir} holds a run killed before it recorded its first epoch",
                               hint="Start it over with `resume=True` (nothing in it was recorded), or choose another `out`.")
         raise RunDirError(
@@ -294,20 +290,25 @@ def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list)
 
 
 def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: Path, epoch: int) -> mf.EpochEntry:
+    """Write one epoch's directory and return its manifest entry, with the recipe's metrics."""
+    files = write_epoch(model, run_dir, epoch, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
+    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate(model), created_at=mf.utc_now())
+
+
+def write_epoch(model: Any, run_dir: Path, epoch: int, zoo_fields: dict[str, Any]) -> tuple[mf.FileEntry, ...]:
     """Write one epoch's directory (a Keras model directory plus the resume state) and
-    return its manifest entry; the caller records it in ``zoo.json`` last."""
+    return its files; the caller records the epoch in ``zoo.json`` last."""
     rel = epoch_dir(epoch)
     _check_room(run_dir, model)
     with all_trainable(model):  # a frozen backbone is training state, not architecture
         save_model_config(model, run_dir / rel / CONFIG_FILENAME)
-        save_metadata(run_dir / rel / METADATA_FILENAME, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
+        save_metadata(run_dir / rel / METADATA_FILENAME, zoo_fields)
         save_weights(model, run_dir / rel / WEIGHTS_FILENAME)
         save_resume_state(model, run_dir / rel / RESUME_FILENAME)
-    files = tuple(
+    return tuple(
         _file_entry(run_dir, f"{rel}/{filename}", role)
         for filename, role in ((WEIGHTS_FILENAME, "weights"), (CONFIG_FILENAME, "config"), (METADATA_FILENAME, "metadata"), (RESUME_FILENAME, "resume"))
     )
-    return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate(model), created_at=mf.utc_now())
 
 
 def _check_room(run_dir: Path, model: Any) -> None:
@@ -328,8 +329,6 @@ def _file_entry(run_dir: Path, rel: str, role: str) -> mf.FileEntry:
 
 def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifest | None,
                    user_data: UserData | None, lineage: mf.Parent | None) -> mf.Manifest:
-    from zoo.tf import keras, tf
-
     dataset = mf.Dataset(name=recipe.dataset.name, splits=dict(recipe.dataset.splits))
     if user_data is not None:
         dataset = dataclasses.replace(dataset, counts=dict(user_data.counts), fingerprint=user_data.fingerprint)
@@ -349,14 +348,7 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
         ),
         input=recipe.input,
         classes=tuple(recipe.class_names),
-        compat=mf.Compat(
-            format=mf.WEIGHTS_FORMAT,
-            keras=keras.__version__,
-            tensorflow=tf.__version__,
-            param_count=int(model.count_params()),
-            layout_sha256=layout_sha256(model_layout(model)),
-            architecture_sha256=architecture_sha256(model),
-        ),
+        compat=compat.describe(model),
         hub=None,
         default_epoch=1,
         selection={},
@@ -367,7 +359,7 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
 _EPOCH_FILES = {"config.json", "metadata.json", "model.weights.h5", "resume.keras"}
 
 
-def _unrecorded(run_dir: Path) -> bool:
+def unrecorded_run(run_dir: Path) -> bool:
     """A run dir holding only what a run writes before its first manifest: epoch files and
     the temporary files of atomic writes (no zoo.json, nothing of anyone else's)."""
     if not run_dir.is_dir() or (run_dir / MANIFEST_FILENAME).exists():
@@ -385,6 +377,17 @@ def _unrecorded(run_dir: Path) -> bool:
             return False
         found = True
     return found
+
+
+def clear_unrecorded_run(run_dir: Path) -> bool:
+    """Empty a run dir killed before it recorded its first epoch (nothing in it was
+    recorded, so nothing is lost); False, untouched, for anything else."""
+    if not unrecorded_run(run_dir):
+        return False
+    shutil.rmtree(run_dir / "epochs", ignore_errors=True)
+    for leftover in run_dir.iterdir():
+        leftover.unlink()
+    return True
 
 
 def _check_resumable(run_dir: Path, recipe: Recipe, user_data: UserData | None) -> mf.Manifest:
