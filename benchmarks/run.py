@@ -94,9 +94,13 @@ def bench_serving(tmp: Path, sizes_mb: list[int], repeats: int) -> list[dict]:
         commits[size] = publish_tree(stage, hub, f"bench/serve-{size}")
         shutil.rmtree(stage)
     lfs = {size: next(p for p in (repo_dir(hub, f"bench/serve-{size}") / ".git" / "lfs" / "objects").rglob("*") if p.is_file()) for size in sizes_mb}
-    plain_port = free_port()
+    plain_port, plain_hub_port = free_port(), free_port()
     plain = subprocess.Popen([str(BIN / "python"), "-m", "http.server", str(plain_port), "--bind", "127.0.0.1", "--directory", str(hub)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    routes = {f"/bench/serve-{size}/resolve/{commits[size]}/model.weights.h5": [str(lfs[size]), lfs[size].name, commits[size]] for size in sizes_mb}
+    (tmp / "routes.json").write_text(json.dumps(routes))
+    plain_hub = subprocess.Popen([str(BIN / "python"), str(Path(__file__).parent / "plain_hub.py"), str(plain_hub_port), str(tmp / "routes.json")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1)
         with HubServer(hub) as server:
@@ -105,17 +109,19 @@ def bench_serving(tmp: Path, sizes_mb: list[int], repeats: int) -> list[dict]:
                 plain_url = f"http://127.0.0.1:{plain_port}/{lfs[size].relative_to(hub).as_posix()}"
                 out = tmp / "served.bin"
 
-                def fetch_hf(size=size):
+                def fetch_hf(endpoint: str, size=size):
                     shutil.rmtree(tmp / "serve-hf", ignore_errors=True)
-                    hf_hub_download(f"bench/serve-{size}", "model.weights.h5", revision=commits[size], endpoint=server.endpoint, cache_dir=str(tmp / "serve-hf"))
+                    hf_hub_download(f"bench/serve-{size}", "model.weights.h5", revision=commits[size], endpoint=endpoint, cache_dir=str(tmp / "serve-hf"))
 
                 def curl(url: str) -> None:  # into a fresh file each time, as hf_hub_download writes one
                     out.unlink(missing_ok=True)
                     run(["curl", "-sf", "-o", str(out), url])
 
-                t = side_by_side({"zoo serve": lambda u=ours_url: curl(u), "http.server": lambda u=plain_url: curl(u), "hf_hub_download": fetch_hf}, repeats)
+                t = side_by_side({"zoo serve": lambda u=ours_url: curl(u), "http.server": lambda u=plain_url: curl(u),
+                                  "hf_hub_download": lambda: fetch_hf(server.endpoint), "hf_hub_download plain": lambda: fetch_hf(f"http://127.0.0.1:{plain_hub_port}")}, repeats)
                 rows.append(row(f"serve {size} MB: curl from zoo hub serve vs python -m http.server", t["zoo serve"], t["http.server"], 2.0))
-                rows.append(row(f"serve {size} MB: hf_hub_download from zoo hub serve vs curl from http.server", t["hf_hub_download"], t["http.server"], 2.0))
+                rows.append(row(f"serve {size} MB: hf_hub_download from zoo hub serve vs from http.server", t["hf_hub_download"], t["hf_hub_download plain"], 2.0))
+                rows.append(row(f"serve {size} MB: hf_hub_download from zoo hub serve vs curl from http.server", t["hf_hub_download"], t["http.server"], None))
             largest = max(sizes_mb)
             url = f"{server.endpoint}/bench/serve-{largest}/resolve/{commits[largest]}/model.weights.h5"
             import httpx2
@@ -134,8 +140,9 @@ def bench_serving(tmp: Path, sizes_mb: list[int], repeats: int) -> list[dict]:
                 grown = (_status_kb(pid, "VmHWM") - idle) / 1024
                 rows.append(measured(f"server peak RSS growth, {clients} concurrent download(s) of {largest} MB", grown, 64.0 if clients == 8 else None, "MB"))
     finally:
-        plain.terminate()
-        plain.wait()
+        for proc in (plain, plain_hub):
+            proc.terminate()
+            proc.wait()
     return rows
 
 
