@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -41,6 +42,7 @@ FLAGS = {
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
     "data": "--data", "finetune_epochs": "--finetune-epochs", "learning_rate": "--lr", "freeze_backbone": "--freeze-backbone", "unfreeze_at": "--unfreeze-at",
+    "strategy": "--strategy", "replicas": "--replicas",
 }
 
 
@@ -75,7 +77,9 @@ def handle_errors(**flag_overrides: str) -> Callable[[Callable[..., Any]], Calla
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return func(*args, **kwargs)
+                with warnings.catch_warnings():
+                    warnings.showwarning = functools.partial(_show_warning, flags=flags)
+                    return func(*args, **kwargs)
             except ZooError as exc:
                 from rich.markup import escape
 
@@ -91,6 +95,13 @@ def handle_errors(**flag_overrides: str) -> Callable[[Callable[..., Any]], Calla
         return wrapper
 
     return decorate
+
+
+def _show_warning(message: Warning | str, category: type, filename: str, lineno: int, file: Any = None, line: Any = None, *, flags: dict[str, str]) -> None:
+    """A warning as one line in the command's words, not Python's ``file:line: Category``."""
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[yellow]warning:[/] {escape(in_cli_words(str(message), flags))}", soft_wrap=True)
 
 
 def _print_tables(console: Any, tables: list) -> None:
@@ -173,6 +184,8 @@ def train_command(
     unfreeze_at: Optional[int] = typer.Option(None, "--unfreeze-at", min=1, help="Fine-tuning: train only the new head until this epoch, then everything."),
     publish: Optional[str] = typer.Option(None, "--publish", help="Publish each saved epoch to ORG/NAME while training goes on."),
     hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="With --publish: a local hub directory instead of HF_ENDPOINT."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="Train under tf.distribute: 'mirrored' (GPUs, or logical CPU devices without one)."),
+    replicas: Optional[int] = typer.Option(None, "--replicas", min=1, help="With --strategy mirrored: how many replicas (default: the GPUs, else 2 CPU devices)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch.
@@ -182,7 +195,8 @@ def train_command(
         raise UsageError("--hub-dir says where --publish goes: add --publish ORG/NAME")
     result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
                        start_from=start_from, progress=not as_json, publish=publish, hub_dir=hub_dir,
-                       data=data, learning_rate=learning_rate, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at)
+                       data=data, learning_rate=learning_rate, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at,
+                       strategy=strategy, replicas=replicas)
     if as_json:
         _print_json(result.to_dict())
         return

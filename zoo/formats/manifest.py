@@ -75,12 +75,23 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Distribution:
+    """The ``tf.distribute`` topology a run trained under (``workflows/distribute.py``)."""
+
+    strategy: str  # "mirrored"
+    replicas: int
+    cross_device_ops: str  # how gradients are summed across replicas
+    devices: str  # "cpu" (logical devices) | "gpu"
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     optimizer: str
     learning_rate: float
-    batch_size: int | None  # None: not known (a run from the user's own ``model.fit``)
+    batch_size: int | None  # None: not known (a run from the user's own ``model.fit``); else the global batch
     epochs: int
     seed: int | None
+    distribution: Distribution | None = None  # None: one device
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,8 @@ class Manifest:
         for key in ("counts", "fingerprint"):
             if data["recipe"]["dataset"][key] is None:
                 del data["recipe"]["dataset"][key]
+        if data["recipe"]["train_config"]["distribution"] is None:
+            del data["recipe"]["train_config"]["distribution"]
         for epoch in data["epochs"]:
             for f in epoch["files"]:
                 if not f["optional"]:
@@ -386,7 +399,8 @@ def parse(data: Any, *, source: str = "manifest", schema_checked: bool = False) 
             version=r["version"],
             builder_kwargs=dict(r["builder_kwargs"]),
             dataset=Dataset(**r["dataset"]),
-            train_config=TrainConfig(**r["train_config"]),
+            train_config=TrainConfig(**{**r["train_config"], "distribution": Distribution(**r["train_config"]["distribution"])
+                                        if r["train_config"].get("distribution") else None}),
         ),
         input=InputSpec(shape=tuple(i["shape"]), dtype=i["dtype"], range=tuple(i["range"]) if i["range"] is not None else None, preprocessing=i["preprocessing"]),
         classes=tuple(data["classes"]),

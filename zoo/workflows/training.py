@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
@@ -49,6 +50,7 @@ from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
 from zoo.resolve import FileSource, HubSource, resolve, split_epoch
 from zoo.transfer import all_trainable, set_backbone_trainable, with_new_head
+from zoo.workflows import distribute
 from zoo.workflows.evaluation import SplitEvaluator
 from zoo.workflows.loading import load_epoch
 from zoo.workflows.publishing import BackgroundPublisher, PublishResult
@@ -97,6 +99,8 @@ def train(
     learning_rate: float | None = None,
     freeze_backbone: bool = False,
     unfreeze_at: int | None = None,
+    strategy: str | None = None,
+    replicas: int | None = None,
 ) -> TrainResult:
     """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``.
 
@@ -110,7 +114,11 @@ def train(
     ``data``: your own images (a folder of class folders, or an ``.npz``) instead of the
     recipe's dataset; the head gets one output per class. With ``start_from`` it fine-tunes:
     the published epoch's backbone, a new head, a fresh optimizer (``learning_rate``), the
-    backbone frozen (``freeze_backbone``) or frozen until epoch ``unfreeze_at``."""
+    backbone frozen (``freeze_backbone``) or frozen until epoch ``unfreeze_at``.
+
+    ``strategy="mirrored"`` trains under ``tf.distribute.MirroredStrategy`` over ``replicas``
+    GPUs or, without a GPU, logical CPU devices (``workflows/distribute.py``): the same
+    recipe, seed and replica count give the same bytes."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     fine_tune = start_from is not None and data is not None
     if (freeze_backbone or unfreeze_at is not None) and not fine_tune:
@@ -121,6 +129,7 @@ def train(
         raise UsageError(f"`unfreeze_at` must be a positive integer epoch, got {unfreeze_at!r}")
     if start_from is not None and resume:
         raise UsageError("pass `start_from` or `resume=True`, not both", hint="`start_from` starts a new run directory from a published epoch.")
+    distributed, distribution = distribute.make(strategy, replicas)  # before TensorFlow's first op (a recipe's preprocessing may be one)
     user_data = None
     if data is not None:
         user_data = load_user_data(data, recipe, seed=recipe.train.seed)
@@ -133,7 +142,6 @@ def train(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise UsageError(f"`epochs` must be a positive integer, got {epochs!r}")
     run_dir = Path(out) if out is not None else Path("runs") / recipe.name
-    manifest_path = run_dir / MANIFEST_FILENAME
     saves = plan_save_at(save_at, epochs, recipe)
     if start_from is not None and run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(f"{run_dir} is not empty", hint="`start_from` starts a new run: choose an empty `out`.")
@@ -143,9 +151,20 @@ def train(
 
     if resume and clear_unrecorded_run(run_dir):
         resume = False
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, distribution=distribution))
+    with distributed.scope() if distributed is not None else contextlib.nullcontext():
+        return _run(recipe, run_dir, epochs=epochs, saves=saves, resume=resume, start_from=start_from if fine_tune else None,
+                    user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at, publish=publish, hub_dir=hub_dir,
+                    progress=progress)
 
+
+def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume: bool, start_from: str | None, user_data: UserData | None,
+         freeze_backbone: bool, unfreeze_at: int | None, publish: str | None, hub_dir: Path | str | None, progress: bool) -> TrainResult:
+    """``train`` once its arguments and run dir are checked: build (or load), fit stretch by
+    stretch between saves, save, record, publish. ``start_from``: the epoch to fine-tune."""
     from zoo.tf import keras
 
+    manifest_path = run_dir / MANIFEST_FILENAME
     seed = recipe.train.seed
     keras.utils.set_random_seed(seed)
     previous: mf.Manifest | None = None
@@ -154,7 +173,7 @@ def train(
         previous = _check_resumable(run_dir, recipe, user_data)
         lineage = previous.parent
         model = recipe.build()
-    elif fine_tune:
+    elif start_from is not None:
         backbone = "frozen" if freeze_backbone else f"frozen-until-{unfreeze_at}" if unfreeze_at is not None else "trainable"
         model, lineage = _fine_tune_start(start_from, recipe, backbone)
     else:
@@ -405,6 +424,9 @@ def _check_resumable(run_dir: Path, recipe: Recipe, user_data: UserData | None) 
                           else "it trained on the recipe's own dataset, not on `data`" if user_data else "it trained on data of its own: pass that `data`"),
                           hint="Resume with the data the run started on, or start a new run.")
     compat.check_same_recipe(previous.recipe, recipe)
+    moved = distribute.differs(previous.recipe.train_config.distribution, recipe.train.distribution)
+    if moved:
+        warnings.warn(f"resuming {run_dir}: {moved}", distribute.TopologyWarning, stacklevel=3)
     if previous.recipe.train_config.seed != recipe.train.seed:
         raise RunDirError(f"cannot resume {run_dir}: it was trained with seed {previous.recipe.train_config.seed}, recipe {recipe.name} uses {recipe.train.seed}")
     for entry in previous.epochs:
