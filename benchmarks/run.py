@@ -341,6 +341,51 @@ def bench_train(tmp: Path, epochs: int, repeats: int) -> list[dict]:
             row(f"zoo train {epochs} epochs, a save every epoch vs ModelCheckpoint + evaluate", every["zoo"], every["by hand"], 1.03)]
 
 
+def bench_mirrored(tmp: Path, epochs: int, repeats: int, replicas: tuple[int, ...] = (1, 2)) -> list[dict]:
+    """zoo train --strategy mirrored against plain ``model.fit`` + ``save_weights`` under the
+    same MirroredStrategy, for 1 and 2 replicas; each run is a fresh process (TensorFlow
+    splits its CPU only before its first op) that times itself after its imports."""
+    rows = []
+    for n in replicas:
+        def child(kind: str, n=n) -> float:
+            code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import run; print(run._mirrored_child({kind!r}, {n}, {epochs}, {str(tmp / 'mirrored')!r}))"
+            done = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, check=True)
+            return float(done.stdout.strip().splitlines()[-1])
+
+        seconds: dict[str, list[float]] = {"zoo": [], "plain": []}
+        for i in range(repeats):
+            for kind in (("zoo", "plain") if i % 2 == 0 else ("plain", "zoo")):
+                seconds[kind].append(child(kind))
+        zoo_s, plain_s = statistics.median(seconds["zoo"]), statistics.median(seconds["plain"])
+        rows.append(row(f"zoo train digits-cnn {epochs} epochs, mirrored over {n} CPU replica(s) vs plain fit under the same strategy", zoo_s, plain_s))
+    return rows
+
+
+def _mirrored_child(kind: str, replicas: int, epochs: int, out: str) -> float:
+    """One timed run of ``bench_mirrored`` (in its own process): seconds after the imports."""
+    import zoo
+    from zoo.tf import keras, tf
+    from zoo.workflows import distribute
+
+    shutil.rmtree(out, ignore_errors=True)
+    recipe = zoo.get_recipe("digits-cnn")
+    if kind == "zoo":
+        start = time.perf_counter()
+        zoo.train(recipe, epochs=epochs, save_at=[epochs], out=out, progress=False, strategy="mirrored", replicas=replicas)
+        return time.perf_counter() - start
+    distribute.configure_replicas(replicas)
+    strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)], cross_device_ops=tf.distribute.ReductionToOneDevice())
+    x, y = recipe.dataset.load().train
+    start = time.perf_counter()
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = recipe.compile(recipe.build())
+        model.fit(x, y, batch_size=recipe.train.batch_size, epochs=epochs, shuffle=True, verbose=0)
+    Path(out).mkdir(parents=True)
+    model.save_weights(str(Path(out) / "plain.weights.h5"))
+    return time.perf_counter() - start
+
+
 def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
     """zoo compare over N epochs against N × (load_pretrained + model.evaluate), warm cache."""
     import zoo
@@ -428,6 +473,7 @@ def main() -> None:
         rows += bench_load(tmp, repeats if args.quick else 11, small)
         rows += bench_train(tmp, 10 if args.quick else 30, 3 if args.quick else 11)
         rows += bench_compare(tmp, 3 if args.quick else 10, 1 if args.quick else 5)
+        rows += bench_mirrored(tmp, 2 if args.quick else 10, 1 if args.quick else 3, (2,) if args.quick else (1, 2))
         rows += bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 7)
         rows += bench_finetune(tmp, [1, 2] if args.quick else [10, 50, 100], [2] if args.quick else [3, 10])
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
