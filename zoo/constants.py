@@ -83,6 +83,12 @@ def hub_timeouts() -> tuple[float, float, float]:
     return _seconds("ZOO_HUB_CONNECT_TIMEOUT", 10.0), _seconds("ZOO_HUB_READ_TIMEOUT", 30.0), _seconds("ZOO_HUB_DEADLINE", 3600.0)
 
 
+def collective_timeout() -> float:
+    """Seconds a worker of a multi-worker run waits on the others before the run fails
+    (a worker that died would otherwise hang it): ZOO_COLLECTIVE_TIMEOUT (120)."""
+    return _seconds("ZOO_COLLECTIVE_TIMEOUT", 120.0)
+
+
 def hf_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
 

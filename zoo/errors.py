@@ -155,6 +155,10 @@ class ExportError(ZooError):
 
 
 
+class DistributedError(ZooError):
+    """A distributed run lost a worker, or its cluster (``TF_CONFIG``) cannot be used."""
+
+
 class ReproducibilityError(ZooError):
     """Measured metrics differ from the published ones (``Comparison.verify``)."""
 

@@ -184,7 +184,7 @@ def train_command(
     unfreeze_at: Optional[int] = typer.Option(None, "--unfreeze-at", min=1, help="Fine-tuning: train only the new head until this epoch, then everything."),
     publish: Optional[str] = typer.Option(None, "--publish", help="Publish each saved epoch to ORG/NAME while training goes on."),
     hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="With --publish: a local hub directory instead of HF_ENDPOINT."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="Train under tf.distribute: 'mirrored' (GPUs, or logical CPU devices without one)."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="Train under tf.distribute: 'mirrored' (GPUs, or logical CPU devices without one), or 'multiworker' (the cluster in TF_CONFIG; only the chief writes --out)."),
     replicas: Optional[int] = typer.Option(None, "--replicas", min=1, help="With --strategy mirrored: how many replicas (default: the GPUs, else 2 CPU devices)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
@@ -201,6 +201,9 @@ def train_command(
         _print_json(result.to_dict())
         return
     console = _console()
+    if not result.chief:
+        console.print(f"this worker trained epochs {', '.join(map(str, result.trained_epochs)) or '(none)'}; the chief wrote the run directory")
+        return
     console.print(f"run directory: [bold]{result.run_dir}[/]")
     _print_tables(console, render.epochs_tables(result.manifest, console.width))
     if result.published is not None:

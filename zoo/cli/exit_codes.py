@@ -34,6 +34,7 @@ EXIT_CODES: dict[type[e.ZooError], int] = {
     e.NonFiniteWeightsError: 26,
     e.DiskError: 27,
     e.DataError: 28,
+    e.DistributedError: 29,
 }
 INTERRUPTED = 130
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 
 from zoo import compat
@@ -70,10 +72,11 @@ class TrainResult:
     manifest: mf.Manifest
     trained_epochs: list[int]
     published: PublishResult | None = None  # with ``publish``: where the Hub stands now
+    chief: bool = True  # False: a worker of a multi-worker run, whose private ``run_dir`` is gone
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_dir": str(self.run_dir), "trained_epochs": self.trained_epochs, "manifest": self.manifest.to_dict(),
-                "published": self.published.to_dict() if self.published else None}
+        return {"run_dir": str(self.run_dir) if self.chief else None, "chief": self.chief, "trained_epochs": self.trained_epochs,
+                "manifest": self.manifest.to_dict(), "published": self.published.to_dict() if self.published else None}
 
 
 def plan_save_at(save_at: Iterable[int] | None, epochs: int, recipe: Recipe) -> list[int]:
@@ -129,7 +132,7 @@ def train(
         raise UsageError(f"`unfreeze_at` must be a positive integer epoch, got {unfreeze_at!r}")
     if start_from is not None and resume:
         raise UsageError("pass `start_from` or `resume=True`, not both", hint="`start_from` starts a new run directory from a published epoch.")
-    distributed, distribution = distribute.make(strategy, replicas)  # before TensorFlow's first op (a recipe's preprocessing may be one)
+    topology = distribute.make(strategy, replicas)  # before TensorFlow's first op (a recipe's preprocessing may be one)
     user_data = None
     if data is not None:
         user_data = load_user_data(data, recipe, seed=recipe.train.seed)
@@ -142,6 +145,19 @@ def train(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise UsageError(f"`epochs` must be a positive integer, got {epochs!r}")
     run_dir = Path(out) if out is not None else Path("runs") / recipe.name
+    train_in = functools.partial(_train_in, recipe=recipe, topology=topology, epochs=epochs, save_at=save_at, resume=resume,
+                                 start_from=start_from, user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at)
+    if not topology.chief:  # only the chief writes the run: the others train in a private copy, removed after
+        with _worker_copy(run_dir, resume) as private:
+            return dataclasses.replace(train_in(private, publish=None, hub_dir=None, progress=False), chief=False)
+    return train_in(run_dir, publish=publish, hub_dir=hub_dir, progress=progress)
+
+
+def _train_in(run_dir: Path, *, recipe: Recipe, topology: distribute.Topology, epochs: int, save_at: Iterable[int] | None, resume: bool,
+              start_from: str | None, user_data: UserData | None, freeze_backbone: bool, unfreeze_at: int | None, publish: str | None,
+              hub_dir: Path | str | None, progress: bool) -> TrainResult:
+    """``train`` in ``run_dir``: check it, seed it from a published epoch, then ``_run``."""
+    fine_tune = start_from is not None and user_data is not None
     saves = plan_save_at(save_at, epochs, recipe)
     if start_from is not None and run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(f"{run_dir} is not empty", hint="`start_from` starts a new run: choose an empty `out`.")
@@ -151,11 +167,32 @@ def train(
 
     if resume and clear_unrecorded_run(run_dir):
         resume = False
-    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, distribution=distribution))
-    with distributed.scope() if distributed is not None else contextlib.nullcontext():
-        return _run(recipe, run_dir, epochs=epochs, saves=saves, resume=resume, start_from=start_from if fine_tune else None,
-                    user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at, publish=publish, hub_dir=hub_dir,
-                    progress=progress)
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, distribution=topology.record))
+    run = functools.partial(_run, recipe, run_dir, epochs=epochs, saves=saves, resume=resume, start_from=start_from if fine_tune else None,
+                            user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at, publish=publish, hub_dir=hub_dir,
+                            progress=progress)
+    if topology.strategy is None:
+        return run()
+    from zoo.tf import tf
+
+    try:
+        with topology.strategy.scope():
+            return run()
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError, tf.errors.AbortedError) as exc:
+        raise distribute.lost_worker(exc) from None
+
+
+@contextlib.contextmanager
+def _worker_copy(run_dir: Path, resume: bool) -> Iterator[Path]:
+    """A private run directory for a worker that is not the chief: a copy of the run to
+    resume (every worker reads the same recorded epoch), removed when training ends."""
+    private = Path(tempfile.mkdtemp(prefix="zoo-worker-"))
+    try:
+        if resume and run_dir.is_dir():
+            shutil.copytree(run_dir, private, dirs_exist_ok=True)
+        yield private
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume: bool, start_from: str | None, user_data: UserData | None,
@@ -286,7 +323,9 @@ def _epoch_batches(x: Any, y: Any, seed: int, epochs: Iterable[int], batch_size:
     orders = np.stack([np.random.default_rng([seed, epoch]).permutation(len(x)) for epoch in epochs])
     x_t, y_t = tf.constant(x), tf.constant(y)
     batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
-    return batches.map(lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx))).prefetch(2)
+    options = tf.data.Options()  # across workers: each takes its replicas' share of every global batch
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.map(lambda idx: (tf.gather(x_t, idx), tf.gather(y_t, idx))).prefetch(2).with_options(options)
 
 
 def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list) -> Any:
