@@ -386,6 +386,74 @@ def _mirrored_child(kind: str, replicas: int, epochs: int, out: str) -> float:
     return time.perf_counter() - start
 
 
+def bench_growth(tmp: Path, sizes: list[int], epochs: list[int], repeats: int, plot: Path | None) -> list[dict]:
+    """How costs grow: ``zoo list`` and ``zoo info`` against the number of published models,
+    and reading and validating one manifest against its number of epochs. Each series gets
+    its log-log slope between its two largest sizes (the growth exponent: 0 constant,
+    1 linear), flagged when it exceeds the expected one by more than 0.25."""
+    import dataclasses
+    import math
+
+    from zoo.constants import bundled_manifests_dir
+    from zoo.formats import manifest as mf
+
+    base = mf.load(bundled_manifests_dir() / "digits-mlp.json")
+    series: dict[str, tuple[str, float, dict[int, float]]] = {}
+    list_t, info_t = {}, {}
+    for n in sizes:
+        catalog = tmp / f"catalog-{n}"
+        catalog.mkdir()
+        for i in range(n):
+            mf.write(base.replace(name=f"m{i:04d}"), catalog / f"m{i:04d}.json")
+        env = {**os.environ, "ZOO_MANIFESTS_DIR": str(catalog)}
+        zoo = str(BIN / "zoo")
+        t = side_by_side({"list": lambda: run([zoo, "list"], env), "info": lambda: run([zoo, "info", "m0000"], env)}, repeats)
+        list_t[n], info_t[n] = t["list"], t["info"]
+    series["zoo list"] = ("published models", 1.0, list_t)
+    series["zoo info NAME"] = ("published models", 0.0, info_t)
+    parse_t = {}
+    one = base.epochs[0]
+    for e in epochs:
+        data = base.with_epochs([dataclasses.replace(one, epoch=i, commit=f"{i:040x}") for i in range(1, e + 1)]).to_dict()
+        number = max(1, 2000 // e)
+        parse_t[e] = side_by_side({"parse": lambda data=data: mf.parse(data)}, repeats, number=number)["parse"]
+    series["reading and validating one manifest"] = ("epochs", 1.0, parse_t)
+
+    rows = []
+    for what, (unit, expected, times) in series.items():
+        for size, seconds in times.items():
+            rows.append(measured(f"{what}, {size} {unit}", seconds, None, "s"))
+        small, large = sorted(times)[-2:]  # the two largest sizes: a fixed start-up cost weighs least there
+        exponent = math.log(times[large] / times[small]) / math.log(large / small)
+        rows.append(measured(f"growth of {what}, {small} → {large} {unit} (expected exponent {expected:g})", exponent, expected + 0.25, ""))
+    if plot is not None:
+        _plot_growth(series, plot)
+    return rows
+
+
+def _plot_growth(series: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4.2), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    for ax, unit in zip(axes, ("published models", "epochs")):
+        for what, (u, expected, times) in series.items():
+            if u != unit:
+                continue
+            sizes = sorted(times)
+            ax.plot(sizes, [times[s] for s in sizes], marker="o", label=f"{what} (expected exponent {expected:g})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(unit)
+        ax.set_ylabel("seconds")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
 def bench_compare(tmp: Path, n: int, repeats: int) -> list[dict]:
     """zoo compare over N epochs against N × (load_pretrained + model.evaluate), warm cache."""
     import zoo
@@ -476,6 +544,8 @@ def main() -> None:
         rows += bench_mirrored(tmp, 2 if args.quick else 10, 1 if args.quick else 3, (2,) if args.quick else (1, 2))
         rows += bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 7)
         rows += bench_finetune(tmp, [1, 2] if args.quick else [10, 50, 100], [2] if args.quick else [3, 10])
+        rows += bench_growth(tmp, [10, 100] if args.quick else [10, 100, 1000], [3, 100] if args.quick else [3, 100, 1000],
+                             repeats, None if args.quick else Path(__file__).parent / "growth.png")
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
     for r in rows:
         print(f"{r['what']:<68} {r['zoo']:>9.3f} {r.get('by_hand', float('nan')):>9.3f} {r.get('ratio', float('nan')):>7.2f} "

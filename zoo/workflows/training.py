@@ -121,7 +121,8 @@ def train(
 
     ``strategy="mirrored"`` trains under ``tf.distribute.MirroredStrategy`` over ``replicas``
     GPUs or, without a GPU, logical CPU devices (``workflows/distribute.py``): the same
-    recipe, seed and replica count give the same bytes."""
+    recipe, seed and replica count give the same bytes. ``strategy="multiworker"`` trains
+    over the cluster in ``TF_CONFIG``; only its chief writes ``out`` and publishes."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     fine_tune = start_from is not None and data is not None
     if (freeze_backbone or unfreeze_at is not None) and not fine_tune:
