@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,14 +42,17 @@ def _endpoint(url: str):
             os.environ["HF_ENDPOINT"] = previous
 
 
-def side_by_side(fns: dict, repeats: int, number: int = 1) -> dict[str, float]:
+def side_by_side(fns: dict, repeats: int, number: int = 1, before: Callable[[], object] | None = None) -> dict[str, float]:
     """Median seconds per call of each function, run in turn within every repeat, the
     order rotated each time: slow drifts of a noisy machine then hit every contender
-    alike. Each repeat times ``number`` calls (many, for calls of a few milliseconds)."""
+    alike. Each repeat times ``number`` calls (many, for calls of a few milliseconds);
+    ``before`` runs, untimed, before each (e.g. ``gc.collect`` between large models)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
     for i in range(repeats):
         for name in names[i % len(names):] + names[:i % len(names)]:
+            if before is not None:
+                before()
             start = time.perf_counter()
             for _ in range(number):
                 fns[name]()
@@ -169,6 +174,24 @@ def bench_cli(repeats: int, env: dict) -> list[dict]:
 
 
 def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
+    """zoo fetch of one epoch against raw hf_hub_download and curl of the same bytes, cold
+    cache; and the requests a cached fetch of a pinned revision makes (none)."""
+    rows = []
+    with _fetch_contenders(tmp, size_mb) as (contenders, requests):
+        t = side_by_side(contenders, repeats)
+        rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs hf_hub_download", t["zoo"], t["hf_hub_download"], 1.05))
+        rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs curl", t["zoo"], t["curl"]))
+        before = requests()
+        contenders["zoo cached"]()
+        rows.append({"what": "requests for a cached fetch of a pinned revision", "zoo": requests() - before, "goal": 0,
+                     "verdict": "meets" if requests() == before else "MISSES", "unit": "requests"})
+    return rows
+
+
+@contextlib.contextmanager
+def _fetch_contenders(tmp: Path, size_mb: int):
+    """A repo ``bench/big-SIZE`` with one epoch of ``size_mb`` MB served by ``zoo hub serve``,
+    and the ways to download it (each into a fresh cache but ``zoo cached``)."""
     import numpy as np
     from huggingface_hub import hf_hub_download
 
@@ -177,18 +200,20 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
     from zoo.hub.git_publisher import publish_tree
     from zoo.hub.server import HubServer
 
-    stage = tmp / "stage"
+    name, repo = f"big-{size_mb}", f"bench/big-{size_mb}"
+    stage = tmp / f"stage-{size_mb}"
     stage.mkdir(parents=True)
-    data = np.random.default_rng(0).bytes(size_mb * 1024 * 1024)
+    data = np.random.default_rng(size_mb).bytes(size_mb * 1024 * 1024)
     (stage / "model.weights.h5").write_bytes(data)
     base = mf.load(ROOT / "manifests" / "digits-mlp.json")
     entry = mf.EpochEntry(1, (mf.FileEntry("model.weights.h5", hashlib.sha256(data).hexdigest(), len(data), "weights"),), {}, base.epochs[0].created_at)
-    big = base.replace(name="big", hub=mf.HubRef("bench/big", None), epochs=(entry,), default_epoch=1, selection={})
+    del data
+    big = base.replace(name=name, hub=mf.HubRef(repo, None), epochs=(entry,), default_epoch=1, selection={})
     (stage / "zoo.json").write_text(big.dumps())
-    commit = publish_tree(stage, tmp / "hub", "bench/big", tags=[], message="bench")
+    commit = publish_tree(stage, tmp / "hub", repo, tags=[], message="bench")
+    shutil.rmtree(stage)
     (tmp / "manifests").mkdir(exist_ok=True)
-    mf.write(big.pinned("bench/big", commit), tmp / "manifests" / "big.json")
-    rows = []
+    mf.write(big.pinned(repo, commit), tmp / "manifests" / f"{name}.json")
     with HubServer(tmp / "hub") as server:
         os.environ["HF_ENDPOINT"] = server.endpoint
 
@@ -198,25 +223,18 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
 
         def ours():
             fresh_cache()
-            zoo.fetch("big", 1)
+            zoo.fetch(name, 1)
 
         def raw():
             fresh_cache()
-            hf_hub_download("bench/big", "model.weights.h5", revision=commit, endpoint=server.endpoint, cache_dir=str(tmp / "hf" / "hub"))
+            hf_hub_download(repo, "model.weights.h5", revision=commit, endpoint=server.endpoint, cache_dir=str(tmp / "hf" / "hub"))
 
-        url = f"{server.endpoint}/bench/big/resolve/{commit}/model.weights.h5"
-        contenders = {"zoo": ours, "hf_hub_download": raw}
-        if shutil.which("curl"):
-            contenders["curl"] = lambda: run(["curl", "-sf", "-o", str(tmp / "curl.bin"), url])
-        t = side_by_side(contenders, repeats)
-        rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs hf_hub_download", t["zoo"], t["hf_hub_download"], 1.05))
-        if "curl" in t:
-            rows.append(row(f"zoo fetch of a {size_mb} MB epoch vs curl", t["zoo"], t["curl"]))
-        before = len(server.requests())
-        zoo.fetch("big", 1)  # cached, pinned
-        rows.append({"what": "requests for a cached fetch of a pinned revision", "zoo": len(server.requests()) - before, "goal": 0,
-                     "verdict": "meets" if len(server.requests()) == before else "MISSES", "unit": "requests"})
-    return rows
+        def curl():
+            (tmp / "curl.bin").unlink(missing_ok=True)
+            run(["curl", "-sf", "-o", str(tmp / "curl.bin"), f"{server.endpoint}/{repo}/resolve/{commit}/model.weights.h5"])
+
+        yield {"zoo": ours, "hf_hub_download": raw, "curl": curl, "zoo cached": lambda: zoo.fetch(name, 1)}, lambda: len(server.requests())
+    shutil.rmtree(tmp / "hf", ignore_errors=True)
 
 
 def build_resnet50():
@@ -243,26 +261,49 @@ def register_resnet() -> None:
 def _resnet_run(tmp: Path) -> Path:
     """The ResNet50 recipe's weights as a run directory that load_pretrained reads."""
     import zoo
-    from zoo.formats import manifest as mf
-    from zoo.formats.checkpoint import save_weights
-    from zoo.fileio import sha256_file
-    from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout
 
     register_resnet()
     model = zoo.get_recipe("bench-resnet50").build()
-    run = tmp / "resnet-run"
-    save_weights(model, run / "epochs/e001/model.weights.h5")
     model.save(str(tmp / "resnet.keras"))
+    return _weights_run(tmp / "resnet-run", "bench-resnet50", {}, model)
+
+
+def _weights_run(run: Path, recipe_name: str, kwargs: dict, model) -> Path:
+    """``model``'s weights as a one-epoch run directory of recipe ``recipe_name`` (built
+    with ``kwargs``), which load_pretrained reads like any run."""
+    from zoo import compat
+    from zoo.fileio import sha256_file
+    from zoo.formats import manifest as mf
+    from zoo.formats.checkpoint import save_weights
+
     w = run / "epochs/e001/model.weights.h5"
+    save_weights(model, w)
     entry = mf.EpochEntry(1, (mf.FileEntry("epochs/e001/model.weights.h5", sha256_file(w), w.stat().st_size, "weights"),), {}, mf.utc_now())
     base = mf.load(ROOT / "manifests" / "digits-mlp.json")
-    recipe = mf.RecipeRef("bench-resnet50", 1, {}, mf.Dataset("none", {}), mf.TrainConfig("adam", 1e-3, 32, 1, 0))
-    compat = mf.Compat("keras.weights.h5", base.compat.keras, base.compat.tensorflow, int(model.count_params()),
-                       layout_sha256(model_layout(model)), architecture_sha256(model))
-    spec = mf.InputSpec((224, 224, 3), "float32", (0.0, 1.0), "none (benchmark only)")
-    mf.write(base.replace(name="bench-resnet50", recipe=recipe, input=spec, classes=(), compat=compat, hub=None, epochs=(entry,),
+    recipe = mf.RecipeRef(recipe_name, 1, kwargs, mf.Dataset("none", {}), mf.TrainConfig("adam", 1e-3, 32, 1, 0))
+    spec = mf.InputSpec(tuple(model.inputs[0].shape[1:]), "float32", (0.0, 1.0), "none (benchmark only)")
+    mf.write(base.replace(name=recipe_name, recipe=recipe, input=spec, classes=(), compat=compat.describe(model), hub=None, epochs=(entry,),
                           default_epoch=1, selection={}), run / "zoo.json")
     return run
+
+
+def build_wide_mlp(width: int = 1000):
+    """A benchmark-only MLP on 8x8 digits: about width² + 76·width parameters."""
+    from zoo.tf import keras
+
+    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(width, activation="relu"), keras.layers.Dense(width, activation="relu"),
+                             keras.layers.Dense(10)], name="wide_mlp")
+
+
+def register_wide_mlp() -> None:
+    import zoo
+    from zoo.formats import manifest as mf
+    from zoo.registry import DatasetSpec
+
+    zoo.register_recipe(name="bench-wide-mlp", version=1, description="a wide MLP (benchmark only)", input_shape=(64,),
+                        dataset=DatasetSpec("none", {}, _no_data), train=mf.TrainConfig("adam", 1e-3, 32, 1, 0), builder_kwargs={"width": 1000},
+                        kwargs_schema={"type": "object", "properties": {"width": {"type": "integer", "minimum": 1, "maximum": 20000}},
+                                       "additionalProperties": False})(build_wide_mlp)
 
 
 def bench_load(tmp: Path, repeats: int, small_run: Path) -> list[dict]:
@@ -386,9 +427,12 @@ def _mirrored_child(kind: str, replicas: int, epochs: int, out: str) -> float:
     return time.perf_counter() - start
 
 
-def bench_growth(tmp: Path, sizes: list[int], epochs: list[int], repeats: int, plot: Path | None) -> list[dict]:
+def bench_growth(tmp: Path, sizes: list[int], epochs: list[int], fetch_mb: list[int], widths: list[int], repeats: int,
+                 plot: Path | None) -> list[dict]:
     """How costs grow: ``zoo list`` and ``zoo info`` against the number of published models,
-    and reading and validating one manifest against its number of epochs. Each series gets
+    reading and validating one manifest against its number of epochs, ``zoo fetch`` (beside
+    raw ``hf_hub_download`` and ``curl``) against the file's size, and ``load_pretrained``
+    (beside build + ``load_weights``) against the parameter count. Each series gets
     its log-log slope between its two largest sizes (the growth exponent: 0 constant,
     1 linear), flagged when it exceeds the expected one by more than 0.25."""
     import dataclasses
@@ -419,6 +463,38 @@ def bench_growth(tmp: Path, sizes: list[int], epochs: list[int], repeats: int, p
         parse_t[e] = side_by_side({"parse": lambda data=data: mf.parse(data)}, repeats, number=number)["parse"]
     series["reading and validating one manifest"] = ("epochs", 1.0, parse_t)
 
+    fetch_t: dict[str, dict[int, float]] = {"zoo": {}, "hf_hub_download": {}, "curl": {}}
+    for size_mb in fetch_mb:
+        with _fetch_contenders(tmp, size_mb) as (contenders, _):
+            t = side_by_side({k: contenders[k] for k in fetch_t}, repeats)
+        for k in fetch_t:
+            fetch_t[k][size_mb] = t[k]
+    for k, times in fetch_t.items():
+        series[f"{'zoo fetch' if k == 'zoo' else k}, cold cache"] = ("MB", 1.0, times)
+
+    import zoo
+
+    register_wide_mlp()
+    load_t: dict[str, dict[int, float]] = {"load_pretrained": {}, "build + load_weights": {}}
+    for width in widths:
+        model = build_wide_mlp(width)
+        params = int(model.count_params())
+        run_dir = _weights_run(tmp / f"wide-{width}", "bench-wide-mlp", {"width": width}, model)
+        weights = run_dir / "epochs/e001/model.weights.h5"
+        del model
+
+        def by_hand(width=width, weights=weights):
+            build_wide_mlp(width).load_weights(str(weights))
+
+        contenders = {"load_pretrained": lambda run_dir=run_dir: zoo.load_pretrained(str(run_dir)), "build + load_weights": by_hand}
+        for fn in contenders.values():
+            fn()
+        t = side_by_side(contenders, max(repeats, 9), before=gc.collect)  # a freed 400 MB model is not the next one's cost; allocating 400 MB varies ±50 %
+        for k in load_t:
+            load_t[k][params] = t[k]
+    for k, times in load_t.items():
+        series[f"{k}, wide MLP"] = ("parameters", 1.0, times)
+
     rows = []
     for what, (unit, expected, times) in series.items():
         for size, seconds in times.items():
@@ -435,10 +511,11 @@ def _plot_growth(series: dict, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 4.2), dpi=100)
+    units = list(dict.fromkeys(unit for unit, _, _ in series.values()))
+    fig = Figure(figsize=(4.5 * len(units), 4.2), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
-    for ax, unit in zip(axes, ("published models", "epochs")):
+    axes = fig.subplots(1, len(units))
+    for ax, unit in zip(axes, units):
         for what, (u, expected, times) in series.items():
             if u != unit:
                 continue
@@ -545,7 +622,8 @@ def main() -> None:
         rows += bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 7)
         rows += bench_finetune(tmp, [1, 2] if args.quick else [10, 50, 100], [2] if args.quick else [3, 10])
         rows += bench_growth(tmp, [10, 100] if args.quick else [10, 100, 1000], [3, 100] if args.quick else [3, 100, 1000],
-                             repeats, None if args.quick else Path(__file__).parent / "growth.png")
+                             [5, 20] if args.quick else [10, 100, 1000], [960, 2000] if args.quick else [960, 4960, 9960],
+                             3 if args.quick else 5, None if args.quick else Path(__file__).parent / "growth.png")
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
     for r in rows:
         print(f"{r['what']:<68} {r['zoo']:>9.3f} {r.get('by_hand', float('nan')):>9.3f} {r.get('ratio', float('nan')):>7.2f} "
