@@ -80,6 +80,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._entries: list[mf.EpochEntry] = []
         self._base: mf.Manifest | None = None
         self._publisher: BackgroundPublisher | None = None
+        self._input: mf.InputSpec | None = None  # a recipe-less model's input contract
 
     # -- resuming --------------------------------------------------------------------
     def restore(self, model: Any) -> int:
@@ -118,8 +119,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     # -- Keras's hooks -----------------------------------------------------------------
     def on_train_begin(self, logs: dict | None = None) -> None:
         model = self.model
-        if self.recipe is None:
+        if self.recipe is None:  # refused before the first epoch, not after it
             keras_config.check_model(model)
+            self._input = _input_spec(model, self.input_range, self.preprocessing)
         else:
             with all_trainable(model):
                 mine = compat.describe(model).architecture_sha256
@@ -174,7 +176,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         else:
             ref = mf.RecipeRef(keras_config.RECIPE_NAME, keras_config.RECIPE_VERSION, keras_config.builder_kwargs(config_sha256),
                                mf.Dataset(self.dataset or "not stated", {"train": "model.fit"}), train)
-            spec, classes = _input_spec(model, self.input_range, self.preprocessing), self.classes if self.classes is not None else _class_indices(model)
+            spec, classes = self._input, self.classes if self.classes is not None else _class_indices(model)
         with all_trainable(model):
             described = compat.describe(model)
         return mf.Manifest(
