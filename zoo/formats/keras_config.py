@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.constants import TF_ENV, zoo_home
-from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError, UsageError
+from zoo.errors import ArchitectureMismatchError, FileFormatError, ManifestError, UnsafeFileError, UsageError
 from zoo.fileio import atomic_write_bytes
 from zoo.formats.manifest import KERAS_CONFIG_RECIPE as RECIPE_NAME
 
@@ -55,6 +55,17 @@ class Probe:
 
 def builder_kwargs(config_sha256: str) -> dict[str, str]:
     return {"config_sha256": config_sha256}
+
+
+def config_entry(entry: Any, *, what: str) -> Any:
+    """The ``config.json`` an epoch of a model without a recipe lists (its architecture),
+    refused before any download if missing or larger than ``MAX_CONFIG_BYTES``."""
+    config = entry.file("config")
+    if config is None:
+        raise ManifestError(f"{what} epoch {entry.epoch}: a model without a recipe needs its config.json, and the manifest lists none")
+    if config.size > MAX_CONFIG_BYTES:
+        raise UnsafeFileError(f"{what} epoch {entry.epoch}: a config.json of {config.size:,} bytes is more than {MAX_CONFIG_BYTES:,}")
+    return config
 
 
 def check_model(model: Any) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import compat, transfer
-from zoo.errors import ArchitectureMismatchError, FileFormatError, ManifestError, UnsafeFileError, UsageError
+from zoo.errors import ArchitectureMismatchError, FileFormatError, UsageError
 from zoo.formats import keras_config, manifest as mf
 from zoo.formats.checkpoint import is_legacy_h5_weights, load_legacy_weights, load_model_file
 from zoo.formats.fingerprint import architecture_sha256, model_layout_sha256
@@ -140,11 +140,7 @@ def _config_file(source: HubSource | RunSource, entry: mf.EpochEntry) -> Path | 
     """The verified ``config.json`` of a model without a recipe (its architecture)."""
     if not source.manifest.recipe.from_keras_config:
         return None
-    config = entry.file("config")
-    if config is None:
-        raise ManifestError(f"{source.manifest.name} epoch {entry.epoch}: a model without a recipe needs its config.json, and the manifest lists none")
-    if config.size > keras_config.MAX_CONFIG_BYTES:  # before it is downloaded
-        raise UnsafeFileError(f"{source.manifest.name} epoch {entry.epoch}: a config.json of {config.size:,} bytes is more than {keras_config.MAX_CONFIG_BYTES:,}")
+    keras_config.config_entry(entry, what=source.manifest.name)  # before it is downloaded
     [fetched] = source.files([entry], roles=("config",))
     return fetched.local_path
 

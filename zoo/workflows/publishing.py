@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from zoo import catalog, compat
 from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, hf_endpoint, user_manifests_dir
 from zoo.errors import ArchitectureMismatchError, ManifestError, NonFiniteWeightsError, PublishError, UsageError, ZooError
-from zoo.formats import manifest as mf
+from zoo.formats import keras_config, manifest as mf
 from zoo.formats.checkpoint import non_finite_datasets
 from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout, read_layout
 from zoo.formats.modelcard import render
@@ -84,7 +84,7 @@ def check_recipe(run: mf.Manifest, run_dir: Path) -> None:
     without a recipe, the Keras config they will build it from)."""
     if run.recipe.from_keras_config:
         last = run.epochs[-1]
-        compat.check_config(run, run_dir / _config_entry(run, last).path, last.weights.size, what=f"refusing to publish {run_dir}: its config.json")
+        compat.check_config(run, run_dir / keras_config.config_entry(last, what=str(run_dir)).path, last.weights.size, what=f"refusing to publish {run_dir}: its config.json")
         return
     recipe = compat.recipe_for(run.recipe)
     compat.check_builder_kwargs(recipe, run.recipe.builder_kwargs, run.compat.param_count)
@@ -100,7 +100,7 @@ def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
     """Every file of the epoch is what the run recorded, and its weights have the run's layout."""
     for f in entry.files:
         verify_file(run_dir / f.path, f, shown_as=str(run_dir / f.path), hint="The run changed after it was recorded; nothing was published.")
-    if run.recipe.from_keras_config and _config_entry(run, entry).sha256 != run.recipe.builder_kwargs.get("config_sha256"):
+    if run.recipe.from_keras_config and keras_config.config_entry(entry, what=str(run_dir)).sha256 != run.recipe.builder_kwargs.get("config_sha256"):
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s config.json is not the run's architecture",
                                         hint="The model changed during the run; a run holds one architecture.")
     actual = layout_sha256(read_layout(run_dir / entry.weights.path))
@@ -110,13 +110,6 @@ def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
     if bad:
         raise NonFiniteWeightsError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights hold NaN or infinity ({', '.join(bad[:3])})",
                                     hint="Training diverged at or before this epoch: publish earlier epochs, or retrain with a lower learning rate.")
-
-
-def _config_entry(run: mf.Manifest, entry: mf.EpochEntry) -> mf.FileEntry:
-    config = entry.file("config")
-    if config is None:
-        raise PublishError(f"epoch {entry.epoch} of a model without a recipe has no config.json, its architecture")
-    return config
 
 
 def _on_hub(repo: LocalRepo | RemoteRepo, repo_id: str) -> mf.Manifest | None:
