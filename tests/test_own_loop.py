@@ -4,8 +4,11 @@ that no recipe builds, published, fetched and loaded back through their Keras co
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +73,14 @@ def test_a_functional_model_from_your_own_fit_publishes_fetches_and_loads_back_w
 
     plain = hf_hub_download("me/own-mlp", "config.json", revision="epoch-3", endpoint=hub.endpoint, cache_dir=tmp_path / "hf-plain")
     assert Path(plain).read_bytes() == config
+    # Plain Keras, in a process that never imports zoo, loads main (epoch 3) from hf://.
+    np.save(tmp_path / "batch.npy", x[:64])
+    code = ("import sys, keras, numpy as np\nmodel = keras.saving.load_model('hf://me/own-mlp')\n"
+            "np.save('plain.npy', model.predict(np.load('batch.npy'), verbose=0))\nassert not any(m.startswith('zoo') for m in sys.modules)\n")
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "tools-hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "plain.npy"), model.predict(x[:64], verbose=0))
 
     info = runner.invoke(app, ["info", "own-mlp"])
     assert info.exit_code == 0 and "no recipe: built by Keras from its config.json" in info.output, info.output
