@@ -21,7 +21,7 @@ import functools
 import re
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from zoo.constants import hf_endpoint, hf_token, hub_timeouts
 from zoo.errors import HubAuthError, HubRateLimitedError, HubServerError, HubTimeoutError, UntrustedResponseError
@@ -132,31 +132,51 @@ def _server_words(response: Any) -> str:
     return f": {redact(text)[:200]}" if text else ""
 
 
+class _Outermost:
+    """A block that nests and is shared by threads: ``enter`` runs when the first one opens,
+    ``leave`` when the last one closes (the deadline and the installed client factory)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.depth = 0
+
+    @contextlib.contextmanager
+    def __call__(self, enter: Callable[[], None], leave: Callable[[], None]) -> Iterator[None]:
+        with self.lock:
+            if self.depth == 0:
+                enter()
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0:
+                    leave()
+
+
 class _Deadline:
     """The one deadline of the command under way (``command_deadline``), in monotonic seconds."""
 
-    lock = threading.RLock()
-    depth = 0
+    block = _Outermost()
     at: float | None = None
     seconds = 0.0
 
+    @classmethod
+    def start(cls) -> None:
+        cls.seconds = hub_timeouts()[2]
+        cls.at = time.monotonic() + cls.seconds
 
-@contextlib.contextmanager
-def command_deadline() -> Iterator[None]:
+    @classmethod
+    def stop(cls) -> None:
+        cls.at = None
+
+
+def command_deadline() -> contextlib.AbstractContextManager[None]:
     """Everything said to a Hub inside this block shares one deadline (ZOO_HUB_DEADLINE);
-    nested blocks share the outermost one. Imports nothing: the CLI wraps every command."""
-    with _Deadline.lock:
-        if _Deadline.depth == 0:
-            _Deadline.seconds = hub_timeouts()[2]
-            _Deadline.at = time.monotonic() + _Deadline.seconds
-        _Deadline.depth += 1
-    try:
-        yield
-    finally:
-        with _Deadline.lock:
-            _Deadline.depth -= 1
-            if _Deadline.depth == 0:
-                _Deadline.at = None
+    nested blocks share the outermost one. ``hub_session`` opens one around each exchange
+    with the Hub, so a long training run between two exchanges does not use it up."""
+    return _Deadline.block(_Deadline.start, _Deadline.stop)
 
 
 def seconds_left(what: str) -> float:
@@ -218,10 +238,9 @@ def _checked(factory: Any) -> Any:
 
 
 class _Installed:
-    """How many ``hub_session`` blocks are open, and the factory to restore after the last."""
+    """The open ``hub_session`` blocks, and the factory to restore after the last."""
 
-    lock = threading.RLock()
-    depth = 0
+    block = _Outermost()
     previous: Any = None
 
 
@@ -235,15 +254,10 @@ def hub_session() -> Iterator[None]:
         from huggingface_hub.utils import _http, set_client_factory
 
         constants.HF_HUB_DISABLE_XET = True  # Xet's own network stack would bypass these checks
-        with _Installed.lock:
-            if _Installed.depth == 0:
-                _Installed.previous = _http._GLOBAL_CLIENT_FACTORY  # the one private name read here
-                set_client_factory(_checked(_Installed.previous))
-            _Installed.depth += 1
-        try:
+
+        def install() -> None:
+            _Installed.previous = _http._GLOBAL_CLIENT_FACTORY  # the one private name read here
+            set_client_factory(_checked(_Installed.previous))
+
+        with _Installed.block(install, lambda: set_client_factory(_Installed.previous)):
             yield
-        finally:
-            with _Installed.lock:
-                _Installed.depth -= 1
-                if _Installed.depth == 0:
-                    set_client_factory(_Installed.previous)
