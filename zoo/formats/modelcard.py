@@ -7,6 +7,7 @@ tags, and three ways to load the model that work as written (zoo, plain Keras fr
 
 from __future__ import annotations
 
+from zoo.constants import hf_endpoint
 from zoo.formats.manifest import Manifest
 
 _TASKS = {"classification": "image-classification", "detection": "object-detection"}
@@ -15,6 +16,7 @@ _TASKS = {"classification": "image-classification", "detection": "object-detecti
 def render(m: Manifest, *, task: str = "classification", model_module: str | None = None) -> str:
     """The card of the commit that holds ``m``'s last epoch. ``model_module``: the module a
     subclassed model's class must be imported from before Keras can rebuild it."""
+    hf_endpoint()  # a bad HF_ENDPOINT would fail huggingface_hub's import with a bare ValueError
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     task_type = _TASKS.get(task, task)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoo.constants import hf_endpoint, hf_token
-from zoo.errors import HubError, PublishError, RepoNotFoundError
+from zoo.errors import EntryNotFoundError, HubError, PublishError, RepoNotFoundError
 from zoo.hub import client
 from zoo.hub.session import check_commit, hub_session, reason, redact
 
@@ -21,10 +21,11 @@ class RemoteRepo:
     """One repo on the Hub at HF_ENDPOINT, written the way ``LocalRepo`` writes a local one."""
 
     def __init__(self, repo_id: str) -> None:
+        endpoint = hf_endpoint()  # checked before huggingface_hub's import, which a bad one breaks
         from huggingface_hub import HfApi
 
         self.repo_id = repo_id
-        self.api = HfApi(endpoint=hf_endpoint(), token=hf_token())
+        self.api = HfApi(endpoint=endpoint, token=hf_token())
         try:
             self.head: str | None = client.resolve_commit(repo_id, "main")
         except RepoNotFoundError:
@@ -42,7 +43,7 @@ class RemoteRepo:
             return None
         try:
             return client.read_small(self.repo_id, self.head, path)
-        except HubError:
+        except EntryNotFoundError:  # only "no such file" means nothing: a timeout or a 5xx is not "nothing published"
             return None
 
     def restart(self) -> None:
