@@ -67,6 +67,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
             raise UsageError(f"`save_at` must hold positive integer epochs, got {self.save_at}")
         if mode not in ("min", "max"):
             raise UsageError(f"`mode` must be 'min' or 'max', got {mode!r}")
+        if input_range is not None and not (isinstance(input_range, (tuple, list)) and len(input_range) == 2
+                                            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in input_range)
+                                            and input_range[0] < input_range[1]):
+            raise UsageError(f"`input_range` must be (low, high) with low < high, got {input_range!r}", hint="For pixels scaled to [0, 1], pass input_range=(0, 1).")
         if publish is not None and not is_repo_id(publish):
             raise UsageError(f"`publish` must be ORG/NAME, got {publish!r}", hint="Name the Hub repo alone, e.g. my-org/my-model.")
         self.name = mf.check_name(name or self.out.resolve().name)

@@ -191,8 +191,6 @@ def train_command(
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch.
 
     With --data it trains on your images; with --from and --data it fine-tunes a published epoch for your classes."""
-    if hub_dir is not None and publish is None:
-        raise UsageError("--hub-dir says where --publish goes: add --publish ORG/NAME")
     result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
                        start_from=start_from, progress=not as_json, publish=publish, hub_dir=hub_dir,
                        data=data, learning_rate=learning_rate, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at,

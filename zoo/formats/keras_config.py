@@ -21,7 +21,6 @@ in this process:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -33,7 +32,7 @@ from typing import Any
 
 from zoo.constants import TF_ENV, zoo_home
 from zoo.errors import ArchitectureMismatchError, FileFormatError, ManifestError, UnsafeFileError, UsageError
-from zoo.fileio import atomic_write_bytes
+from zoo.fileio import atomic_write_bytes, sha256_file
 from zoo.formats.manifest import KERAS_CONFIG_RECIPE as RECIPE_NAME
 
 RECIPE_VERSION = 1
@@ -143,7 +142,7 @@ def probe(path: Path, *, budget_bytes: int, what: str | None = None) -> Probe:
 
     what = what or str(path)
     read(path, what=what)  # the cheap checks first, in this process
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    sha = sha256_file(path)
     remembered = zoo_home() / "verified-configs" / f"{sha}-keras-{version('keras')}.json"
     try:
         return Probe(**json.loads(remembered.read_text()))

@@ -50,7 +50,7 @@ from zoo.formats.checkpoint import (
 )
 from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
-from zoo.resolve import FileSource, HubSource, resolve, split_epoch
+from zoo.resolve import FileSource, HubSource, is_repo_id, resolve, split_epoch
 from zoo.transfer import all_trainable, set_backbone_trainable, with_new_head
 from zoo.workflows import distribute
 from zoo.workflows.evaluation import SplitEvaluator
@@ -133,6 +133,10 @@ def train(
         raise UsageError(f"`unfreeze_at` must be a positive integer epoch, got {unfreeze_at!r}")
     if start_from is not None and resume:
         raise UsageError("pass `start_from` or `resume=True`, not both", hint="`start_from` starts a new run directory from a published epoch.")
+    if hub_dir is not None and publish is None:
+        raise UsageError("`hub_dir` says where `publish` goes: pass `publish='ORG/NAME'` too")
+    if publish is not None and not is_repo_id(publish):
+        raise UsageError(f"`publish` must be ORG/NAME, got {publish!r}", hint="Name the Hub repo alone, e.g. my-org/digits-cnn.")
     topology = distribute.make(strategy, replicas)  # before TensorFlow's first op (a recipe's preprocessing may be one)
     user_data = None
     if data is not None:
@@ -478,10 +482,9 @@ def _check_resumable(run_dir: Path, recipe: Recipe, user_data: UserData | None) 
 
 
 def seed_run_from(reference: str, recipe: Recipe, run_dir: Path) -> None:
-    """Lay a published epoch (``NAME@EPOCH``) into an empty run dir as its first, verified epoch."""
+    """Lay a published epoch (``NAME@EPOCH``) into an empty run dir (the caller checked it)
+    as its first, verified epoch."""
     name, epoch = split_epoch(reference)  # NAME@50; hf://ORG/NAME@epoch-50 selects its epoch itself
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunDirError(f"{run_dir} is not empty", hint="`start_from` starts a new run: choose an empty `out`.")
     source = resolve(name)
     if isinstance(source, FileSource):
         raise UsageError(f"{name} is a model file: `start_from` needs a published epoch with its resume state")

@@ -88,7 +88,7 @@ def folder_dataset(name: str, path: Callable[[], Path] | Path | str, preprocess:
     your own package: the same reader, split and checks as ``zoo train --data``. ``path``
     may be a function, called when the data is first needed (e.g. to write the folder)."""
     described = {split: f"{share} of the images of each class folder, by sha256(seed {seed}, path)"
-                 for split, share in (("train", "80%"), ("val", "10%"), ("test", "10%"))}
+                 for split, share in (("train", f"{1 - VAL_FRACTION - TEST_FRACTION:.0%}"), ("val", f"{VAL_FRACTION:.0%}"), ("test", f"{TEST_FRACTION:.0%}"))}
     return DatasetSpec(name=name, splits=described, load=lambda: read(path() if callable(path) else path, preprocess, input_shape, seed=seed).splits)
 
 
