@@ -89,6 +89,24 @@ def scratch_repo(hub_dir):
         shutil.rmtree(repo_dir(hub_dir, repo_id), ignore_errors=True)
 
 
+NO_ZOO = "import sys\nassert not any(m == 'zoo' or m.startswith('zoo.') for m in sys.modules)\n"
+
+
+def run_python(code: str, env: dict, cwd: Path) -> str:
+    """``code`` in a fresh interpreter (a user's own script); its stdout, or the test fails with its stderr."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.fixture()
+def tools_env(hub, tmp_path):
+    """The environment a user's shell would have: HF_ENDPOINT at the hub, an empty cache."""
+    return {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "tools-hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
 @pytest.fixture(scope="session")
 def hub_server(hub_dir):
     """One real olah process for the whole session, serving ``hub_dir``."""

@@ -13,26 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import runner
+from conftest import NO_ZOO, run_python as _python, runner
 
 import zoo
 from zoo.cli import app
 from zoo.fileio import sha256_file
-from zoo.formats import manifest as mf
-
-NO_ZOO = "import sys\nassert not any(m == 'zoo' or m.startswith('zoo.') for m in sys.modules)\n"
-
-
-def _python(code: str, env: dict, cwd: Path) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
-@pytest.fixture()
-def tools_env(hub, tmp_path):
-    """The environment a user's shell would have: HF_ENDPOINT at the hub, an empty cache."""
-    return {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "tools-hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 
 def test_a_revision_selects_its_epoch(hub):

@@ -21,7 +21,7 @@ from typing import Any
 
 from zoo.errors import ArchitectureMismatchError, UsageError
 from zoo.fileio import sha256_file
-from zoo.formats import checkpoint, keras_config
+from zoo.formats import checkpoint, keras_config, sharded
 from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout, model_layout_with_names, read_layer_names, read_layout
 from zoo.formats.manifest import WEIGHTS_FORMAT, Compat, Manifest, RecipeRef
 from zoo.integrity import file_identity
@@ -175,7 +175,7 @@ def check_layout(model: Any, path: Path, *, what: str | None = None, expected_sh
 def load_checked(model: Any, path: Path, *, what: str | None = None, expected_sha256: str | None = None) -> Any:
     """``check_layout``, then Keras loads the weights. Returns the model."""
     check_layout(model, path, what=what, expected_sha256=expected_sha256)
-    identity = file_identity(path)
+    identity = _identity(path)
     checkpoint.read_weights(model, path, what=what)
     if identity in _FINITE:  # these very bytes were loaded and found finite before (this process)
         return model
@@ -183,14 +183,19 @@ def load_checked(model: Any, path: Path, *, what: str | None = None, expected_sh
     if bad:  # published files are checked; a run directory or a local file may not be
         warnings.warn(f"{what or path}: {len(bad)} weight(s) hold NaN or infinity ({', '.join(bad[:3])}): the model's outputs will be too",
                       NonFiniteWeightsWarning, stacklevel=2)
-    elif identity == file_identity(path):  # unchanged while it was read
+    elif identity == _identity(path):  # unchanged while it was read
         if len(_FINITE) >= 4096:
             _FINITE.clear()
         _FINITE.add(identity)
     return model
 
 
-_FINITE: set[tuple] = set()  # integrity.file_identity of weights files found finite
+_FINITE: set[tuple] = set()  # identities of weights files (with every shard) found finite
+
+
+def _identity(path: Path) -> tuple:
+    """A weights file's identity, a sharded index's with every shard's."""
+    return tuple(file_identity(p) for p in [path, *(sharded.shard_paths(path) if sharded.is_index(path) else [])])
 
 
 class NonFiniteWeightsWarning(RuntimeWarning):

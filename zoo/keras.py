@@ -27,8 +27,8 @@ from typing import Any, Iterable
 from zoo import compat
 from zoo.constants import MANIFEST_FILENAME
 from zoo.errors import ArchitectureMismatchError, ManifestError, RunDirError, UsageError
-from zoo.formats import keras_config, manifest as mf
-from zoo.formats.checkpoint import load_resume_state
+from zoo.formats import keras_config, manifest as mf, sharded
+from zoo.formats.checkpoint import check_shard_size, load_resume_state
 from zoo.integrity import verify_file
 from zoo.registry import get_recipe
 from zoo.resolve import is_repo_id
@@ -53,13 +53,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ``description``, ``license``: what the manifest and model card tell users; zoo cannot
     see them in ``fit`` (``None``: not stated).
     ``monitor`` / ``mode``: the logged metric that picks the ``best`` epoch (Keras's names).
+    ``shard_size``: weights larger than this (bytes, or ``"500MB"``; default 5 GiB) are saved
+    as Keras sharded weights.
     """
 
     def __init__(self, out: Path | str, save_at: Iterable[int] | None = None, *, recipe: str | None = None, name: str | None = None,
                  publish: str | None = None, hub_dir: Path | str | None = None, classes: Iterable[str] | None = None,
                  dataset: str | None = None, input_range: tuple[float, float] | None = None, preprocessing: str = "",
                  batch_size: int | None = None, seed: int | None = None, monitor: str = "val_loss", mode: str = "min",
-                 description: str | None = None, license: str = "other") -> None:
+                 description: str | None = None, license: str = "other", shard_size: int | str | None = None) -> None:
         super().__init__()
         self.out = Path(out)
         self.save_at = None if save_at is None else sorted(set(save_at))
@@ -74,6 +76,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if publish is not None and not is_repo_id(publish):
             raise UsageError(f"`publish` must be ORG/NAME, got {publish!r}", hint="Name the Hub repo alone, e.g. my-org/my-model.")
         self.name = mf.check_name(name or self.out.resolve().name)
+        self.shard_size = sharded.parse_size(shard_size)
         self.recipe = get_recipe(recipe) if recipe is not None else None
         self.publish, self.hub_dir = publish, hub_dir
         self.classes = tuple(classes) if classes is not None else None
@@ -132,6 +135,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             if mine != compat.describe(self.recipe.build()).architecture_sha256:
                 raise ArchitectureMismatchError(f"this model is not what recipe {self.recipe.name} v{self.recipe.version} builds",
                                                 hint="Build it with the recipe (zoo.get_recipe(NAME).build()), or leave `recipe` out for a Functional or Sequential model.")
+        check_shard_size(model, self.shard_size)
         previous = self._previous()
         epochs = self.params["epochs"]
         if previous is not None:
@@ -152,7 +156,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self._entries and number <= self._entries[-1].epoch:
             raise RunDirError(f"{self.out} already holds epoch {self._entries[-1].epoch}; this fit started before it",
                               hint="Resume with `model.fit(..., initial_epoch=checkpoint.restore(model))`, or choose another `out`.")
-        files = write_epoch(self.model, self.out, number, {"recipe": self.recipe.name if self.recipe else None, "epoch": number})
+        files = write_epoch(self.model, self.out, number, {"recipe": self.recipe.name if self.recipe else None, "epoch": number},
+                            self.shard_size)
         if self._base is None:
             self._base = self._manifest(next(f for f in files if f.role == "config").sha256)
         elif self._base.recipe.from_keras_config and next(f for f in files if f.role == "config").sha256 != self._base.recipe.builder_kwargs["config_sha256"]:

@@ -8,7 +8,8 @@
                             selects epoch 10, ``main`` the latest)
 ``hf://ORG/NAME[@REV]``     the same, and never a local path
 ``./run``, ``/abs``, ``~/x``  a run directory (with ``zoo.json``), a ``zoo.json``, or a
-                            model or weights file (``.weights.h5``, ``.h5``, ``.keras``)
+                            model or weights file (``.weights.h5``, ``.h5``, ``.keras``,
+                            a sharded ``.weights.json``)
 ``runs/digits-cnn``         a local path when it exists, else a repo id (``hf://`` forces
                             the Hub)
 ``cnn.weights.h5``          a local file: a name with a model-file suffix
@@ -32,13 +33,14 @@ from zoo import catalog
 from zoo.constants import MANIFEST_FILENAME
 from zoo.errors import ManifestError, UnknownEpochError, UnknownModelError, UsageError, ZooError
 from zoo.fileio import sha256_file
-from zoo.formats import manifest as mf
+from zoo.formats import manifest as mf, sharded
 from zoo.hub import client
 from zoo.integrity import verify_file
 
 HF_SCHEME = "hf://"
 MODEL_FILE_SUFFIXES = (".weights.h5", ".h5", ".keras", ".json")
 MAX_NAME_LENGTH = 512
+PARALLEL_FETCHES = 8  # as huggingface_hub's snapshot_download
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _EPOCH_SUFFIX = re.compile(r"^(?P<source>.+)@(?P<epoch>[0-9]+|best|last)$")
 _EPOCH_TAG = re.compile(r"epoch-([0-9]{1,7})")
@@ -94,11 +96,26 @@ class Source:
 
     def files(self, entries: Iterable[mf.EpochEntry], *, roles: Iterable[str] = ("weights",), dry_run: bool = False,
               asked: dict[int, str] | None = None) -> list[FetchedFile]:
-        """The verified local files of ``entries`` with one of ``roles`` (``asked``: epoch →
-        the word that chose it, recorded on each file)."""
-        roles = tuple(roles)
-        return [dataclasses.replace(self._file(e, f, dry_run), asked=(asked or {}).get(e.epoch))
-                for e in entries for f in e.files if f.role in roles]
+        """The verified local files of ``entries`` with one of ``roles``, fetched in parallel
+        (``asked``: epoch → the word that chose it, recorded on each file). ``weights`` brings a
+        sharded epoch's shards, and its index is checked against them (``sharded.check_listed``)."""
+        roles = set(roles)
+        if "weights" in roles:
+            roles.add(sharded.SHARD_ROLE)
+        entries = list(entries)
+        wanted = [(e, f) for e in entries for f in e.files if f.role in roles]
+        if len(wanted) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(PARALLEL_FETCHES, len(wanted))) as pool:
+                fetched = list(pool.map(lambda pair: self._file(*pair, dry_run), wanted))
+        else:
+            fetched = [self._file(e, f, dry_run) for e, f in wanted]
+        for e in entries:
+            index = next((f for f in fetched if f.epoch == e.epoch and f.role == "weights"), None)
+            if e.shards and index is not None and index.local_path is not None:
+                sharded.check_listed(index.local_path, [s.path for s in e.shards], what=f"{self.manifest.name} epoch {e.epoch}")
+        return [dataclasses.replace(f, asked=(asked or {}).get(f.epoch)) for f in fetched]
 
     def words(self, epochs: Iterable[int | str] | int | str | None) -> dict[int, str]:
         """Epoch → the word (``best``, ``last``, or the default) that named it in ``epochs``."""
@@ -106,8 +123,8 @@ class Source:
         return {self.entry(s).epoch: ("default" if s is None else s) for s in specs if not isinstance(s, int) and not str(s).isdigit()}
 
     def weights_path(self, entry: mf.EpochEntry) -> Path:
-        [fetched] = self.files([entry])
-        return fetched.local_path
+        """The epoch's weights file (a sharded epoch's index, its shards beside it), verified."""
+        return next(f.local_path for f in self.files([entry]) if f.role == "weights")
 
     def _file(self, epoch: mf.EpochEntry, entry: mf.FileEntry, dry_run: bool) -> FetchedFile:
         raise NotImplementedError
@@ -232,7 +249,7 @@ def _local(text: str) -> RunSource | FileSource:
             raise UnknownModelError(f"{path} is a directory without a {MANIFEST_FILENAME}: not a run directory")
         return RunSource(text, mf.load(path / MANIFEST_FILENAME), path)
     if path.is_file():
-        if path.name.endswith(".json"):
+        if path.name.endswith(".json") and not sharded.is_index(path):
             return RunSource(text, mf.load(path), path.parent)
         return FileSource(text, path)
     raise UnknownModelError(f"no such file or directory: {path}", hint="Check the path; a published model is named without './'.")

@@ -42,7 +42,7 @@ FLAGS = {
     "recipe": "--recipe", "repo_id": "--repo", "resume": "--resume", "revision": "--revision", "runs_dir": "--runs-dir",
     "save_at": "--save-at", "show": "--show", "start_from": "--from",
     "data": "--data", "finetune_epochs": "--finetune-epochs", "learning_rate": "--lr", "freeze_backbone": "--freeze-backbone", "unfreeze_at": "--unfreeze-at",
-    "strategy": "--strategy", "replicas": "--replicas",
+    "strategy": "--strategy", "replicas": "--replicas", "shard_size": "--shard-size",
 }
 
 
@@ -186,6 +186,7 @@ def train_command(
     hub_dir: Optional[Path] = typer.Option(None, "--hub-dir", help="With --publish: a local hub directory instead of HF_ENDPOINT."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="Train under tf.distribute: 'mirrored' (GPUs, or logical CPU devices without one), or 'multiworker' (the cluster in TF_CONFIG; only the chief writes --out)."),
     replicas: Optional[int] = typer.Option(None, "--replicas", min=1, help="With --strategy mirrored: how many replicas (default: the GPUs, else 2 CPU devices)."),
+    shard_size: Optional[str] = typer.Option(None, "--shard-size", help="Save an epoch's weights as Keras sharded weights when larger than this (500MB, 2GiB; default 5GiB)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run manifest as JSON when done."),
 ) -> None:
     """Train a recipe deterministically, saving weights, resume state and metrics per epoch.
@@ -194,7 +195,7 @@ def train_command(
     result = zoo.train(recipe, epochs=epochs, save_at=_parse_int_list(save_at, "--save-at"), out=out, resume=resume,
                        start_from=start_from, progress=not as_json, publish=publish, hub_dir=hub_dir,
                        data=data, learning_rate=learning_rate, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at,
-                       strategy=strategy, replicas=replicas)
+                       strategy=strategy, replicas=replicas, shard_size=shard_size)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -1,7 +1,8 @@
 """The one place that writes and reads checkpoint files.
 
 * ``model.weights.h5``: weights only, no optimizer state. It is what gets
-  published: numeric arrays, no code, loads into a freshly built model.
+  published: numeric arrays, no code, loads into a freshly built model. Weights larger
+  than the shard size are Keras sharded weights instead (``formats/sharded.py``).
 * ``config.json`` + ``metadata.json`` beside it: the layout Keras reads from a directory
   or from ``hf://ORG/NAME`` (``keras.saving.load_model``), so an epoch directory is a
   Keras model directory. The config carries no compile config (a published model is for
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo.constants import source_date_epoch
-from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError
+from zoo.errors import ArchitectureMismatchError, FileFormatError, UnsafeFileError, UsageError
 from zoo.fileio import atomic_path
-from zoo.formats import keras_internals
+from zoo.formats import keras_internals, sharded
+from zoo.formats.fingerprint import model_layout
 
 WEIGHTS_FILENAME = "model.weights.h5"
 CONFIG_FILENAME = "config.json"
@@ -61,6 +63,28 @@ def save_weights(model: Any, path: Path) -> None:
     """Atomically write weights only (the optimizer is skipped, halving the file)."""
     with atomic_path(path, suffix=".weights.h5") as tmp:
         keras_internals.save_weights_only(model, tmp)
+
+
+def save_epoch_weights(model: Any, directory: Path, shard_size: int) -> list[tuple[str, str]]:
+    """Write an epoch's weights into ``directory``: one ``model.weights.h5``, or Keras sharded
+    weights (``formats/sharded.py``) when they are larger than ``shard_size`` bytes.
+    Returns each file's name with its manifest role, the weights (or the index) first."""
+    total, _ = sharded.weights_bytes(model_layout(model))
+    if total <= shard_size:
+        save_weights(model, directory / WEIGHTS_FILENAME)
+        return [(WEIGHTS_FILENAME, "weights")]
+    check_shard_size(model, shard_size)
+    index, *shards = sharded.save(model, directory, shard_size)
+    return [(index, "weights"), *((name, sharded.SHARD_ROLE) for name in shards)]
+
+
+def check_shard_size(model: Any, shard_size: int) -> None:
+    """Refuse, before any training, a shard size that the model's largest weight exceeds
+    (a weight is never split between shards)."""
+    total, largest = sharded.weights_bytes(model_layout(model))
+    if total > shard_size and largest > shard_size:
+        raise UsageError(f"`shard_size` {shard_size:,} bytes is smaller than this model's largest weight ({largest:,} bytes), which a shard must hold whole",
+                         hint=f"Pass a `shard_size` of at least {largest:,} bytes.")
 
 
 def save_resume_state(model: Any, path: Path) -> None:
@@ -129,7 +153,8 @@ def read_weights(model: Any, path: Path, *, what: str | None = None) -> Any:
 
 
 def non_finite_datasets(path: Path) -> list[str]:
-    """The datasets of a weights file (read one at a time) that hold NaN or infinity."""
+    """The datasets of a weights file, or of every shard a sharded index names (read one
+    at a time), that hold NaN or infinity."""
     import h5py
     import numpy as np
 
@@ -139,8 +164,9 @@ def non_finite_datasets(path: Path) -> list[str]:
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" and not np.isfinite(obj[()]).all():
             found.append(name)
 
-    with h5py.File(path, "r") as h5:
-        h5.visititems(visit)
+    for file in sharded.shard_paths(Path(path)) if sharded.is_index(path) else [path]:
+        with h5py.File(file, "r") as h5:
+            h5.visititems(visit)
     return found
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from zoo.errors import CompressedDataError, ExternalDataError, FileFormatError, ZooError
-from zoo.formats import keras_internals
+from zoo.formats import keras_internals, sharded
 
 Layout = dict[str, tuple[tuple[int, ...], str]]
 _EXCLUDED_TOP_GROUPS = ("optimizer",)
@@ -29,7 +29,33 @@ def _sha256_json(obj: Any) -> str:
 
 
 def read_layout(source: Union[Path, str, io.BytesIO]) -> Layout:
-    """Map each weight dataset in a Keras 3 weights file to ``(shape, dtype)``, refusing
+    """Map each weight dataset in a Keras 3 weights file to ``(shape, dtype)``; for a sharded
+    index (``model.weights.json``), of every shard it names (see ``_read_sharded``)."""
+    if not isinstance(source, io.BytesIO) and sharded.is_index(source):
+        return _read_sharded(Path(source))
+    return _read_file(source)
+
+
+def _read_sharded(index: Path) -> Layout:
+    """The layout of all shards together, which is the unsharded file's. Each shard is
+    checked as a file of its own (errors name it); a dataset in two shards, or in a shard
+    the index does not map its group to (Keras would not find it there), is refused."""
+    weight_map = sharded.read_index(index)
+    layout: Layout = {}
+    for name in sharded.shard_names(weight_map):
+        shard = index.parent / name
+        for path, spec in _read_file(shard).items():
+            group = "/" + path.rsplit("/", 1)[0]
+            if path in layout:
+                raise FileFormatError(f"{shard}: dataset {path} is in another shard too", hint=sharded.REWRITE_HINT)
+            if name not in weight_map.get(group, ()):
+                raise FileFormatError(f"{shard}: holds {path}, but {index.name} does not map {group} to this shard", hint=sharded.REWRITE_HINT)
+            layout[path] = spec
+    return layout
+
+
+def _read_file(source: Union[Path, str, io.BytesIO]) -> Layout:
+    """One HDF5 weights file's layout, refusing
     anything that is not plain Keras weights before Keras reads a byte of it: links that
     leave the file, virtual datasets, external storage (``ExternalDataError``), chunked or
     filtered datasets or ones larger on disk than their shape (``CompressedDataError``, a
@@ -106,10 +132,11 @@ def read_layer_names(source: Union[Path, str]) -> dict[str, str]:
 
     def visit(path: str, obj: Any) -> None:
         if path.rsplit("/", 1)[-1] == "vars" and "name" in obj.attrs:
-            names[path.rsplit("/", 1)[0] if "/" in path else ""] = str(obj.attrs["name"])
+            names.setdefault(path.rsplit("/", 1)[0] if "/" in path else "", str(obj.attrs["name"]))
 
-    with h5py.File(source, "r") as h5:
-        h5.visititems(visit)
+    for path in sharded.shard_paths(Path(source)) if sharded.is_index(source) else [source]:
+        with h5py.File(path, "r") as h5:
+            h5.visititems(visit)
     return names
 
 

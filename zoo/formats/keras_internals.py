@@ -73,16 +73,18 @@ def _skipped(model: Any) -> list[Any] | None:
     return [model.optimizer] if getattr(model, "optimizer", None) is not None else None
 
 
-def save_weights_only(model: Any, path: Path) -> None:
-    """``model.save_weights`` without the optimizer's variables (half the file, no state)."""
+def save_weights_only(model: Any, path: Path, max_shard_size: float | None = None) -> None:
+    """``model.save_weights`` without the optimizer's variables (half the file, no state);
+    with ``max_shard_size`` (GiB), sharded: ``path`` is the ``.weights.json`` index."""
     check()
     from keras.src.saving import saving_lib
 
-    saving_lib.save_weights_only(model, str(path), objects_to_skip=_skipped(model))
+    saving_lib.save_weights_only(model, str(path), max_shard_size=max_shard_size, objects_to_skip=_skipped(model))
 
 
 def load_weights_only(model: Any, path: Path) -> None:
-    """``model.load_weights``, leaving a compiled model's optimizer state as it is."""
+    """``model.load_weights`` (a ``.weights.h5``, or a sharded ``.weights.json`` index),
+    leaving a compiled model's optimizer state as it is."""
     check()
     from keras.src.saving import saving_lib
 

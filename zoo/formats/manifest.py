@@ -2,7 +2,8 @@
 
 On a Hub every epoch is its own commit (tagged ``epoch-N``) whose root holds that epoch
 alone: ``config.json``, ``metadata.json``, ``model.weights.h5`` (what plain Keras loads
-from ``hf://``), the optional ``resume.keras``, this ``zoo.json`` and the model card.
+from ``hf://``; above the shard size, Keras sharded weights: ``model.weights.json`` and
+its shards), the optional ``resume.keras``, this ``zoo.json`` and the model card.
 Each epoch entry names the commit that holds it; the one a ``zoo.json`` is read from
 says ``null`` (a commit cannot know its own sha) and ``pinned`` fills it in.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ from typing import Any, Iterable
 from zoo.constants import SCHEMA_FILENAME, bundled_manifests_dir, source_date_epoch
 from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageError
 from zoo.fileio import atomic_write_bytes
+from zoo.formats import sharded
+from zoo.formats.sharded import SHARD_ROLE
 
 SCHEMA_VERSION = 2
 # Limits a manifest must keep, checked before it is parsed (and by the schema).
@@ -43,7 +47,7 @@ class FileEntry:
     path: str
     sha256: str
     size: int
-    role: str  # "weights" | "config" | "metadata" | "resume"
+    role: str  # "weights" | "weights-shard" | "config" | "metadata" | "resume"
     optional: bool = False
 
 
@@ -61,9 +65,29 @@ class EpochEntry:
 
     @property
     def weights(self) -> FileEntry:
+        """The file Keras loads: ``model.weights.h5``, or a sharded epoch's index."""
         entry = self.file("weights")
         assert entry is not None  # guaranteed by validation
         return entry
+
+    @property
+    def shards(self) -> tuple[FileEntry, ...]:
+        """A sharded epoch's shards (none for a single weights file)."""
+        return tuple(f for f in self.files if f.role == SHARD_ROLE)
+
+    @property
+    def weights_sha256(self) -> str:
+        """What identifies the weights' bytes: the file's sha256, or for a sharded epoch the
+        sha256 of the index's and every shard's sha256, one per line in the manifest's order
+        (an index alone names shards, not their contents)."""
+        if not self.shards:
+            return self.weights.sha256
+        return hashlib.sha256("\n".join(f.sha256 for f in (self.weights, *self.shards)).encode()).hexdigest()
+
+    @property
+    def weights_size(self) -> int:
+        """The bytes of the weights: the file, or the index and every shard."""
+        return self.weights.size + sum(f.size for f in self.shards)
 
 
 @dataclass(frozen=True)
@@ -446,6 +470,7 @@ def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> Non
         roles = [f.role for f in e.files]
         if roles.count("weights") != 1:
             raise ManifestError(f"{source}: $.epochs[{i}].files: needs exactly one file with role 'weights', found {roles.count('weights')}")
+        _check_shards(e, f"{source}: $.epochs[{i}].files")
         if e.commit is not None and e.commit in commits:
             raise ManifestError(f"{source}: $.epochs[{i}].commit: commit {e.commit} holds two epochs")
         commits.add(e.commit)
@@ -458,6 +483,24 @@ def _check_consistency(data: dict, epochs: list[EpochEntry], source: str) -> Non
     for key, sel in data["selection"].items():
         if sel["epoch"] not in numbers:
             raise ManifestError(f"{source}: $.selection.{key}.epoch: {sel['epoch']} is not one of the epochs {numbers}")
+
+
+def _check_shards(e: EpochEntry, where: str) -> None:
+    """Sharded weights: an index (``*.weights.json``) with its shards, named as Keras names
+    them, in its directory; a single weights file has none."""
+    index = PurePosixPath(e.weights.path)
+    if not sharded.is_index(index):
+        if e.shards:
+            raise ManifestError(f"{where}: {index.name} is a single weights file, yet {len(e.shards)} shard(s) are listed")
+        return
+    if not e.shards:
+        raise ManifestError(f"{where}: {index.name} is a sharded weights index, and no file has role '{SHARD_ROLE}'")
+    if len(e.shards) > sharded.MAX_SHARDS:
+        raise ManifestError(f"{where}: {len(e.shards):,} shards is more than an epoch may have ({sharded.MAX_SHARDS:,})")
+    for f in e.shards:
+        shard = PurePosixPath(f.path)
+        if shard.parent != index.parent or not sharded.is_shard_name(shard.name):
+            raise ManifestError(f"{where}: shard {f.path!r} must be named model_NNNNN.weights.h5, beside {index}")
 
 
 # Texts that passed the JSON Schema in this process (the schema walk is most of the cost

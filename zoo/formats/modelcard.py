@@ -8,6 +8,7 @@ tags, and three ways to load the model that work as written (zoo, plain Keras fr
 from __future__ import annotations
 
 from zoo.constants import hf_endpoint
+from zoo.formats import sharded
 from zoo.formats.manifest import Manifest
 
 _TASKS = {"classification": "image-classification", "detection": "object-detection"}
@@ -45,6 +46,37 @@ def render(m: Manifest, *, task: str = "classification", model_module: str | Non
         base_model=m.parent.repo_id if m.parent else None,
     )
     return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n" + _body(m, model_module)))
+
+
+def _plain_keras(m: Manifest, repo: str, register: str) -> list[str]:
+    """How to load this commit's epoch without zoo. ``keras.saving.load_model`` reads a
+    directory's ``model.weights.h5`` only, so a sharded epoch is built from its config and
+    given its index."""
+    epoch, local = m.last_epoch, f"{m.name}-e{m.last_epoch}"
+    download = ["One epoch's files, then Keras:", "", "```bash", f"hf download {repo} --revision epoch-{epoch} --local-dir {local}", "```", ""]
+    if m.resolve_epoch(epoch).shards:
+        return [
+            f"The weights are Keras sharded weights (`{sharded.INDEX_FILENAME}` and its shards), which "
+            "`keras.saving.load_model` does not read from a directory or `hf://`.", "",
+            *download,
+            "```python",
+            "import keras",
+            f'{register}model = keras.models.model_from_json(open("{local}/config.json").read())',
+            f'model.load_weights("{local}/{sharded.INDEX_FILENAME}")  # reads the shards beside it',
+            "```",
+        ]
+    return [
+        "With plain Keras (the latest epoch, from `main`):", "",
+        "```python",
+        "import keras",
+        f'{register}model = keras.saving.load_model("hf://{repo}")',
+        "```", "",
+        *download,
+        "```python",
+        "import keras",
+        f'{register}model = keras.saving.load_model("{local}")  # config.json + model.weights.h5',
+        "```",
+    ]
 
 
 def _body(m: Manifest, model_module: str | None) -> str:
@@ -99,23 +131,7 @@ def _body(m: Manifest, model_module: str | None) -> str:
             f'model = zoo.load_pretrained("{repo}", revision="epoch-{epoch}")',
             "```",
             "",
-            "With plain Keras (the latest epoch, from `main`):",
-            "",
-            "```python",
-            "import keras",
-            f'{register}model = keras.saving.load_model("hf://{repo}")',
-            "```",
-            "",
-            "One epoch's files, then Keras:",
-            "",
-            "```bash",
-            f"hf download {repo} --revision epoch-{epoch} --local-dir {m.name}-e{epoch}",
-            "```",
-            "",
-            "```python",
-            "import keras",
-            f'{register}model = keras.saving.load_model("{m.name}-e{epoch}")  # config.json + model.weights.h5',
-            "```",
+            *_plain_keras(m, repo, register),
             "",
             "`zoo.json` is the manifest: every epoch with the commit that holds it, each file's sha256 and size, "
             "the weights-layout and architecture fingerprints, and the metrics above. `resume.keras`, where present, "

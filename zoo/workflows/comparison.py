@@ -196,7 +196,7 @@ def _compare_one(source: HubSource | RunSource, epochs: Iterable[int | str] | No
             published = {k: v for k, v in entry.metrics.items() if k in measured}
             shown = recipe.detect(model, show[None])[0] if show is not None else None
             exported = _measure_exports(model, recipe, list(exports), *evaluate.splits.get(split), measured, split) if exports else []
-            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights.size, entry.epoch == manifest.best_epoch,
+            result.epochs.append(EpochResult(entry.epoch, measured, published, t2 - t1, t1 - t0, entry.weights_size, entry.epoch == manifest.best_epoch,
                                              shown, entry.metrics.get(result.selection_metric) if result.selection_metric else None, exported))
     return result
 

@@ -27,7 +27,8 @@ from zoo.workflows.evaluation import SplitEvaluator
 def load_file(path: Path, recipe: str | None = None, *, allow_unsafe: bool = False) -> Any:
     """Load a local file from outside the zoo with the same checks as a Hub file.
 
-    * ``.weights.h5`` (Keras 3) and Keras-2 HDF5 weights (``tf_keras`` ``save_weights('x.h5')``)
+    * ``.weights.h5`` (Keras 3), Keras sharded weights (their ``.weights.json`` index, the
+      shards beside it) and Keras-2 HDF5 weights (``tf_keras`` ``save_weights('x.h5')``)
       need ``recipe``: its architecture is built and the file's layout checked before loading.
     * ``.keras`` and legacy full-model ``.h5`` carry their architecture; they load in Keras's
       safe mode (a Lambda layer is refused unless ``allow_unsafe``), and with ``recipe`` their
@@ -35,16 +36,16 @@ def load_file(path: Path, recipe: str | None = None, *, allow_unsafe: bool = Fal
     """
     path = Path(path)
     name = path.name
-    weights_only = name.endswith(".weights.h5") or (name.endswith(".h5") and is_legacy_h5_weights(path))
+    weights_only = name.endswith((".weights.h5", ".weights.json")) or (name.endswith(".h5") and is_legacy_h5_weights(path))
     if weights_only:
         if recipe is None:
             raise UsageError(f"{path} holds weights only: say which recipe builds its architecture", hint="Pass `recipe` (e.g. `recipe='digits-mlp'`).")
         model = get_recipe(recipe).build()
-        if name.endswith(".weights.h5"):
+        if name.endswith((".weights.h5", ".weights.json")):
             return compat.load_checked(model, path)
         return load_legacy_weights(model, path)
     if not name.endswith((".keras", ".h5")):
-        raise FileFormatError(f"{path}: unknown model file type", hint="zoo loads .keras, .h5 and .weights.h5 files.")
+        raise FileFormatError(f"{path}: unknown model file type", hint="zoo loads .keras, .h5, .weights.h5 and sharded .weights.json files.")
     custom = {}
     if recipe is not None:
         reference = get_recipe(recipe).build()
@@ -118,7 +119,7 @@ class LoadedFrom:
     epoch: int
     origin: str  # ORG/NAME@commit, or the run directory
     commit: str | None
-    weights_sha256: str
+    weights_sha256: str  # the weights file's sha256 (a sharded epoch's: ``EpochEntry.weights_sha256``)
     reinitialized: tuple[str, ...] = ()  # variables not from these weights (a new head)
 
 
@@ -126,13 +127,13 @@ def load_epoch(source: HubSource | RunSource, entry: mf.EpochEntry, *, compile: 
     """``load_pretrained`` for a source already resolved (and pinned) by the caller, so
     one command resolves a name once and loads from the very commit it described."""
     manifest = source.manifest
-    model = compat.build_checked(manifest, config=_config_file(source, entry), weights_bytes=entry.weights.size)
+    model = compat.build_checked(manifest, config=_config_file(source, entry), weights_bytes=entry.weights_size)
     layout = model_layout_sha256(model, manifest.compat.architecture_sha256)  # build_checked matched it
     compat.load_checked(model, source.weights_path(entry), what=f"{manifest.name} epoch {entry.epoch}", expected_sha256=layout)
     if compile:
         compat.recipe_for(manifest.recipe).compile(model)
     origin = f"{source.repo_id}@{entry.commit}" if isinstance(source, HubSource) else source.origin
-    model.zoo = LoadedFrom(manifest.name, entry.epoch, origin, entry.commit, entry.weights.sha256)
+    model.zoo = LoadedFrom(manifest.name, entry.epoch, origin, entry.commit, entry.weights_sha256)
     return model
 
 

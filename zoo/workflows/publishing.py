@@ -1,7 +1,7 @@
 """Publish a training run: every epoch its own commit, tagged ``epoch-N``, ``main`` at the last.
 
 Each commit's root holds that epoch alone, as plain Keras reads it from ``hf://ORG/NAME``
-(``config.json``, ``metadata.json``, ``model.weights.h5``), with the optional resume state
+(``config.json``, ``metadata.json``, ``model.weights.h5`` or sharded weights), with the optional resume state
 (``resume.keras``), the model card and ``zoo.json`` listing every epoch published so far
 and the commit that holds it::
 
@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from zoo import catalog, compat
 from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, hf_endpoint, user_manifests_dir
 from zoo.errors import ArchitectureMismatchError, ManifestError, NonFiniteWeightsError, PublishError, UsageError, ZooError
-from zoo.formats import keras_config, manifest as mf
+from zoo.formats import keras_config, manifest as mf, sharded
 from zoo.formats.checkpoint import non_finite_datasets
 from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout, read_layout
 from zoo.formats.modelcard import render
@@ -70,12 +70,12 @@ def read_run(run_dir: Path) -> mf.Manifest:
         raise PublishError(f"refusing to publish {run_dir}: {exc.message}", hint="Is this a run directory written by 'zoo train'?") from None
     seen: dict[str, int] = {}
     for e in run.epochs:
-        if e.weights.sha256 in seen:
+        if e.weights_sha256 in seen:
             raise PublishError(
-                f"refusing to publish {run_dir}: epochs {seen[e.weights.sha256]} and {e.epoch} have byte-identical weights",
+                f"refusing to publish {run_dir}: epochs {seen[e.weights_sha256]} and {e.epoch} have byte-identical weights",
                 hint="One of them is mislabelled or a copy; retrain or drop the duplicate epoch.",
             )
-        seen[e.weights.sha256] = e.epoch
+        seen[e.weights_sha256] = e.epoch
     return run
 
 
@@ -84,7 +84,7 @@ def check_recipe(run: mf.Manifest, run_dir: Path) -> None:
     without a recipe, the Keras config they will build it from)."""
     if run.recipe.from_keras_config:
         last = run.epochs[-1]
-        compat.check_config(run, run_dir / keras_config.config_entry(last, what=str(run_dir)).path, last.weights.size, what=f"refusing to publish {run_dir}: its config.json")
+        compat.check_config(run, run_dir / keras_config.config_entry(last, what=str(run_dir)).path, last.weights_size, what=f"refusing to publish {run_dir}: its config.json")
         return
     recipe = compat.recipe_for(run.recipe)
     compat.check_builder_kwargs(recipe, run.recipe.builder_kwargs, run.compat.param_count)
@@ -103,6 +103,8 @@ def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
     if run.recipe.from_keras_config and keras_config.config_entry(entry, what=str(run_dir)).sha256 != run.recipe.builder_kwargs.get("config_sha256"):
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s config.json is not the run's architecture",
                                         hint="The model changed during the run; a run holds one architecture.")
+    if entry.shards:
+        sharded.check_listed(run_dir / entry.weights.path, [f.path for f in entry.shards], what=f"refusing to publish {run_dir}: epoch {entry.epoch}")
     actual = layout_sha256(read_layout(run_dir / entry.weights.path))
     if actual != run.compat.layout_sha256:
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights layout {actual[:12]} differs from the manifest's {run.compat.layout_sha256[:12]}")
@@ -126,7 +128,7 @@ def _already_published(run: mf.Manifest, on_hub: mf.Manifest | None, run_dir: Pa
         return []
     for i, held in enumerate(on_hub.epochs):
         ours = run.epochs[i] if i < len(run.epochs) else None
-        if ours is None or ours.epoch != held.epoch or ours.weights.sha256 != held.weights.sha256:
+        if ours is None or ours.epoch != held.epoch or ours.weights_sha256 != held.weights_sha256:
             what = f"epoch {held.epoch} with other weights than {run_dir}'s" if ours is not None and ours.epoch == held.epoch else f"epoch {held.epoch}, which {run_dir} does not continue"
             raise PublishError(
                 f"{repo_id} already holds {what}: publishing would rewrite its history",

@@ -6,6 +6,7 @@ Run directory layout (each epoch directory is what its Hub commit holds at its r
     RUN/epochs/e010/config.json         the model's Keras config   } a Keras model directory:
     RUN/epochs/e010/metadata.json       Keras's and zoo's fields    } keras.saving.load_model
     RUN/epochs/e010/model.weights.h5    weights only                } reads it as it is
+                                        (larger than the shard size: model.weights.json + shards)
     RUN/epochs/e010/resume.keras        full model with optimizer state, to continue training
 
 Determinism (docs/design.md): Keras reuses one shuffle permutation every epoch under a
@@ -36,17 +37,17 @@ from zoo import compat
 from zoo.constants import MANIFEST_FILENAME
 from zoo.errors import ArchitectureMismatchError, DiskError, ManifestError, RunDirError, UsageError, ZooError
 from zoo.fileio import atomic_path, sha256_file
-from zoo.formats import manifest as mf
+from zoo.formats import manifest as mf, sharded
 from zoo.formats.checkpoint import (
     CONFIG_FILENAME,
     METADATA_FILENAME,
     RESUME_FILENAME,
-    WEIGHTS_FILENAME,
+    check_shard_size,
     load_resume_state,
+    save_epoch_weights,
     save_metadata,
     save_model_config,
     save_resume_state,
-    save_weights,
 )
 from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
@@ -59,7 +60,7 @@ from zoo.workflows.publishing import BackgroundPublisher, PublishResult
 from zoo.workflows.user_data import UserData, load as load_user_data, recipe_for_data
 
 
-EPOCH_ROLES = ("weights", "config", "metadata", "resume")
+EPOCH_ROLES = ("weights", sharded.SHARD_ROLE, "config", "metadata", "resume")
 
 
 def epoch_dir(epoch: int) -> str:
@@ -104,6 +105,7 @@ def train(
     unfreeze_at: int | None = None,
     strategy: str | None = None,
     replicas: int | None = None,
+    shard_size: int | str | None = None,
 ) -> TrainResult:
     """Train ``recipe`` for ``epochs``, saving weights, resume state and metrics at ``save_at``.
 
@@ -122,7 +124,10 @@ def train(
     ``strategy="mirrored"`` trains under ``tf.distribute.MirroredStrategy`` over ``replicas``
     GPUs or, without a GPU, logical CPU devices (``workflows/distribute.py``): the same
     recipe, seed and replica count give the same bytes. ``strategy="multiworker"`` trains
-    over the cluster in ``TF_CONFIG``; only its chief writes ``out`` and publishes."""
+    over the cluster in ``TF_CONFIG``; only its chief writes ``out`` and publishes.
+
+    ``shard_size`` (bytes, or ``"500MB"``, ``"2GiB"``; default 5 GiB): an epoch whose weights are
+    larger is saved as Keras sharded weights (``formats/sharded.py``)."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     fine_tune = start_from is not None and data is not None
     if (freeze_backbone or unfreeze_at is not None) and not fine_tune:
@@ -137,6 +142,7 @@ def train(
         raise UsageError("`hub_dir` says where `publish` goes: pass `publish='ORG/NAME'` too")
     if publish is not None and not is_repo_id(publish):
         raise UsageError(f"`publish` must be ORG/NAME, got {publish!r}", hint="Name the Hub repo alone, e.g. my-org/digits-cnn.")
+    shard_bytes = sharded.parse_size(shard_size)
     topology = distribute.make(strategy, replicas)  # before TensorFlow's first op (a recipe's preprocessing may be one)
     user_data = None
     if data is not None:
@@ -151,7 +157,8 @@ def train(
         raise UsageError(f"`epochs` must be a positive integer, got {epochs!r}")
     run_dir = Path(out) if out is not None else Path("runs") / recipe.name
     train_in = functools.partial(_train_in, recipe=recipe, topology=topology, epochs=epochs, save_at=save_at, resume=resume,
-                                 start_from=start_from, user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at)
+                                 start_from=start_from, user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at,
+                                 shard_size=shard_bytes)
     if not topology.chief:  # only the chief writes the run: the others train in a private copy, removed after
         with _worker_copy(run_dir, resume) as private:
             return dataclasses.replace(train_in(private, publish=None, hub_dir=None, progress=False), chief=False)
@@ -159,8 +166,8 @@ def train(
 
 
 def _train_in(run_dir: Path, *, recipe: Recipe, topology: distribute.Topology, epochs: int, save_at: Iterable[int] | None, resume: bool,
-              start_from: str | None, user_data: UserData | None, freeze_backbone: bool, unfreeze_at: int | None, publish: str | None,
-              hub_dir: Path | str | None, progress: bool) -> TrainResult:
+              start_from: str | None, user_data: UserData | None, freeze_backbone: bool, unfreeze_at: int | None, shard_size: int,
+              publish: str | None, hub_dir: Path | str | None, progress: bool) -> TrainResult:
     """``train`` in ``run_dir``: check it, seed it from a published epoch, then ``_run``."""
     fine_tune = start_from is not None and user_data is not None
     saves = plan_save_at(save_at, epochs, recipe)
@@ -174,8 +181,8 @@ def _train_in(run_dir: Path, *, recipe: Recipe, topology: distribute.Topology, e
         resume = False
     recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, distribution=topology.record))
     run = functools.partial(_run, recipe, run_dir, epochs=epochs, saves=saves, resume=resume, start_from=start_from if fine_tune else None,
-                            user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at, publish=publish, hub_dir=hub_dir,
-                            progress=progress)
+                            user_data=user_data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at, shard_size=shard_size,
+                            publish=publish, hub_dir=hub_dir, progress=progress)
     if topology.strategy is None:
         return run()
     from zoo.tf import tf
@@ -201,7 +208,8 @@ def _worker_copy(run_dir: Path, resume: bool) -> Iterator[Path]:
 
 
 def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume: bool, start_from: str | None, user_data: UserData | None,
-         freeze_backbone: bool, unfreeze_at: int | None, publish: str | None, hub_dir: Path | str | None, progress: bool) -> TrainResult:
+         freeze_backbone: bool, unfreeze_at: int | None, shard_size: int, publish: str | None, hub_dir: Path | str | None,
+         progress: bool) -> TrainResult:
     """``train`` once its arguments and run dir are checked: build (or load), fit stretch by
     stretch between saves, save, record, publish. ``start_from``: the epoch to fine-tune."""
     from zoo.tf import keras
@@ -226,6 +234,7 @@ def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume
     if freeze_backbone or (unfreeze_at is not None and start < unfreeze_at):
         set_backbone_trainable(model, recipe, False)
     recipe.compile(model)
+    check_shard_size(model, shard_size)
     if resume:
         if previous.last_epoch >= epochs and publish is not None:  # trained, not all published: finish that
             publisher = BackgroundPublisher(run_dir, publish, hub_dir=hub_dir)
@@ -283,7 +292,7 @@ def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume
                 seed_states = [v for v in model.variables if v.path.endswith("seed_generator_state")]
             if stop not in saves:
                 continue
-            entries.append(_save_epoch(model, recipe, evaluate, run_dir, stop))
+            entries.append(_save_epoch(model, recipe, evaluate, run_dir, stop, shard_size))
             mf.write(base.with_epochs(entries, metric=recipe.selection_metric, mode=recipe.selection_mode), manifest_path)
             if publisher is not None:
                 publisher.submit()
@@ -352,25 +361,26 @@ def _epoch_start_callback(seed_states: list, seed: int, bar: Any, trained: list)
     return EpochStart()
 
 
-def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: Path, epoch: int) -> mf.EpochEntry:
+def _save_epoch(model: Any, recipe: Recipe, evaluate: SplitEvaluator, run_dir: Path, epoch: int, shard_size: int) -> mf.EpochEntry:
     """Write one epoch's directory and return its manifest entry, with the recipe's metrics."""
-    files = write_epoch(model, run_dir, epoch, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch})
+    files = write_epoch(model, run_dir, epoch, {"recipe": recipe.name, "recipe_version": recipe.version, "epoch": epoch}, shard_size)
     return mf.EpochEntry(epoch=epoch, files=files, metrics=evaluate(model), created_at=mf.utc_now())
 
 
-def write_epoch(model: Any, run_dir: Path, epoch: int, zoo_fields: dict[str, Any]) -> tuple[mf.FileEntry, ...]:
-    """Write one epoch's directory (a Keras model directory plus the resume state) and
-    return its files; the caller records the epoch in ``zoo.json`` last."""
+def write_epoch(model: Any, run_dir: Path, epoch: int, zoo_fields: dict[str, Any], shard_size: int) -> tuple[mf.FileEntry, ...]:
+    """Write one epoch's directory (a Keras model directory plus the resume state; weights
+    larger than ``shard_size`` bytes sharded) and return its files; the caller records the
+    epoch in ``zoo.json`` last."""
     rel = epoch_dir(epoch)
     _check_room(run_dir, model)
     with all_trainable(model):  # a frozen backbone is training state, not architecture
         save_model_config(model, run_dir / rel / CONFIG_FILENAME)
         save_metadata(run_dir / rel / METADATA_FILENAME, zoo_fields)
-        save_weights(model, run_dir / rel / WEIGHTS_FILENAME)
+        weights = save_epoch_weights(model, run_dir / rel, shard_size)
         save_resume_state(model, run_dir / rel / RESUME_FILENAME)
     return tuple(
         _file_entry(run_dir, f"{rel}/{filename}", role)
-        for filename, role in ((WEIGHTS_FILENAME, "weights"), (CONFIG_FILENAME, "config"), (METADATA_FILENAME, "metadata"), (RESUME_FILENAME, "resume"))
+        for filename, role in (*weights, (CONFIG_FILENAME, "config"), (METADATA_FILENAME, "metadata"), (RESUME_FILENAME, "resume"))
     )
 
 
@@ -419,7 +429,11 @@ def _base_manifest(recipe: Recipe, model: Any, epochs: int, previous: mf.Manifes
     )
 
 
-_EPOCH_FILES = {"config.json", "metadata.json", "model.weights.h5", "resume.keras"}
+_EPOCH_FILES = {"config.json", "metadata.json", "model.weights.h5", sharded.INDEX_FILENAME, "resume.keras"}
+
+
+def _epoch_file(name: str) -> bool:
+    return name in _EPOCH_FILES or sharded.is_shard_name(name)
 
 
 def unrecorded_run(run_dir: Path) -> bool:
@@ -430,12 +444,13 @@ def unrecorded_run(run_dir: Path) -> bool:
     found = False
     for path in run_dir.rglob("*"):
         rel = path.relative_to(run_dir).parts
+        sharding = len(rel) >= 3 and rel[2].startswith(".shards.")  # sharded.save's temporary directory
         if path.is_dir():
-            if not (rel[0] == "epochs" and (len(rel) == 1 or (len(rel) == 2 and re.fullmatch(r"e\d{3,}", rel[1])))):
+            if not (rel[0] == "epochs" and (len(rel) == 1 or (len(rel) == 2 and re.fullmatch(r"e\d{3,}", rel[1])) or (len(rel) == 3 and sharding))):
                 return False
             continue
         temporary = path.name.startswith(".") and ".tmp" in path.name
-        ours = len(rel) == 3 and rel[0] == "epochs" and (path.name in _EPOCH_FILES or temporary)
+        ours = rel[0] == "epochs" and ((len(rel) == 3 and (_epoch_file(path.name) or temporary)) or (len(rel) == 4 and sharding))
         if not (ours or (len(rel) == 1 and temporary and path.name.startswith(f".{MANIFEST_FILENAME}."))):
             return False
         found = True
