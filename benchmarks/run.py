@@ -26,6 +26,7 @@ from typing import Callable
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
+FETCH_SHARDS = 4  # the sharded fetch row: the largest growth size in this many shards
 
 
 @contextlib.contextmanager
@@ -189,32 +190,58 @@ def bench_fetch(tmp: Path, size_mb: int, repeats: int) -> list[dict]:
     return rows
 
 
-@contextlib.contextmanager
-def _fetch_contenders(tmp: Path, size_mb: int):
-    """A repo ``bench/big-SIZE`` with one epoch of ``size_mb`` MB served by ``zoo hub serve``,
-    and the ways to download it (each into a fresh cache but ``zoo cached``)."""
-    import numpy as np
-    from huggingface_hub import hf_hub_download
+def _publish_bytes(tmp: Path, name: str, data: bytes, shards: int = 0) -> str:
+    """``data`` as the one epoch of ``bench/NAME`` on the local hub ``tmp/hub`` (a
+    ``model.weights.h5``, or ``shards`` Keras-named shards with their index), its manifest
+    in ``tmp/manifests``; returns the commit."""
+    import json
 
-    import zoo
-    from zoo.formats import manifest as mf
+    from zoo.formats import manifest as mf, sharded
     from zoo.hub.git_publisher import publish_tree
-    from zoo.hub.server import HubServer
 
-    name, repo = f"big-{size_mb}", f"bench/big-{size_mb}"
-    stage = tmp / f"stage-{size_mb}"
+    repo, stage = f"bench/{name}", tmp / f"stage-{name}"
     stage.mkdir(parents=True)
-    data = np.random.default_rng(size_mb).bytes(size_mb * 1024 * 1024)
-    (stage / "model.weights.h5").write_bytes(data)
+    if shards:
+        step = -(-len(data) // shards)
+        files = {f"model_{i:05d}.weights.h5": data[i * step:(i + 1) * step] for i in range(shards)}
+        index = json.dumps({"metadata": {"total_size": len(data)}, "weight_map": {f"/layers/dense_{i}/vars": [n] for i, n in enumerate(files)}}).encode()
+        files = {sharded.INDEX_FILENAME: index, **files}
+    else:
+        files = {"model.weights.h5": data}
+    entries = []
+    for filename, content in files.items():
+        (stage / filename).write_bytes(content)
+        role = "weights" if filename in ("model.weights.h5", sharded.INDEX_FILENAME) else sharded.SHARD_ROLE
+        entries.append(mf.FileEntry(filename, hashlib.sha256(content).hexdigest(), len(content), role))
     base = mf.load(ROOT / "manifests" / "digits-mlp.json")
-    entry = mf.EpochEntry(1, (mf.FileEntry("model.weights.h5", hashlib.sha256(data).hexdigest(), len(data), "weights"),), {}, base.epochs[0].created_at)
-    del data
-    big = base.replace(name=name, hub=mf.HubRef(repo, None), epochs=(entry,), default_epoch=1, selection={})
+    big = base.replace(name=name, hub=mf.HubRef(repo, None), epochs=(mf.EpochEntry(1, tuple(entries), {}, base.epochs[0].created_at),),
+                       default_epoch=1, selection={})
     (stage / "zoo.json").write_text(big.dumps())
     commit = publish_tree(stage, tmp / "hub", repo, tags=[], message="bench")
     shutil.rmtree(stage)
     (tmp / "manifests").mkdir(exist_ok=True)
     mf.write(big.pinned(repo, commit), tmp / "manifests" / f"{name}.json")
+    return commit
+
+
+@contextlib.contextmanager
+def _fetch_contenders(tmp: Path, size_mb: int, shards: int = 0):
+    """A repo ``bench/big-SIZE`` with one epoch of ``size_mb`` MB served by ``zoo hub serve``,
+    and the ways to download it (each into a fresh cache but ``zoo cached``); with
+    ``shards``, the same bytes as Keras sharded weights in ``bench/big-SIZE-sharded`` too,
+    fetched by ``zoo, sharded``."""
+    import numpy as np
+    from huggingface_hub import hf_hub_download
+
+    import zoo
+    from zoo.hub.server import HubServer
+
+    name, repo = f"big-{size_mb}", f"bench/big-{size_mb}"
+    data = np.random.default_rng(size_mb).bytes(size_mb * 1024 * 1024)
+    commit = _publish_bytes(tmp, name, data)
+    if shards:
+        _publish_bytes(tmp, f"{name}-sharded", data, shards)
+    del data
     with HubServer(tmp / "hub") as server:
         os.environ["HF_ENDPOINT"] = server.endpoint
 
@@ -234,7 +261,13 @@ def _fetch_contenders(tmp: Path, size_mb: int):
             (tmp / "curl.bin").unlink(missing_ok=True)
             run(["curl", "-sf", "-o", str(tmp / "curl.bin"), f"{server.endpoint}/{repo}/resolve/{commit}/model.weights.h5"])
 
+        def ours_sharded():
+            fresh_cache()
+            zoo.fetch(f"{name}-sharded", 1)
+
         ways = {"zoo": ours, "hf_hub_download": raw, "curl": curl} if shutil.which("curl") else {"zoo": ours, "hf_hub_download": raw}
+        if shards:
+            ways["zoo, sharded"] = ours_sharded
         yield {**ways, "zoo cached": lambda: zoo.fetch(name, 1)}, lambda: len(server.requests())
     shutil.rmtree(tmp / "hf", ignore_errors=True)
 
@@ -287,25 +320,6 @@ def _weights_run(run: Path, recipe_name: str, kwargs: dict, model) -> Path:
     mf.write(base.replace(name=recipe_name, recipe=recipe, input=spec, classes=(), compat=compat.describe(model), hub=None, epochs=(entry,),
                           default_epoch=1, selection={}), run / "zoo.json")
     return run
-
-
-def build_wide_mlp(width: int = 1000):
-    """A benchmark-only MLP on 8x8 digits: about width² + 76·width parameters."""
-    from zoo.tf import keras
-
-    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(width, activation="relu"), keras.layers.Dense(width, activation="relu"),
-                             keras.layers.Dense(10)], name="wide_mlp")
-
-
-def register_wide_mlp() -> None:
-    import zoo
-    from zoo.formats import manifest as mf
-    from zoo.registry import DatasetSpec
-
-    zoo.register_recipe(name="bench-wide-mlp", version=1, description="a wide MLP (benchmark only)", input_shape=(64,),
-                        dataset=DatasetSpec("none", {}, _no_data), train=mf.TrainConfig("adam", 1e-3, 32, 1, 0), builder_kwargs={"width": 1000},
-                        kwargs_schema={"type": "object", "properties": {"width": {"type": "integer", "minimum": 1, "maximum": 20000}},
-                                       "additionalProperties": False})(build_wide_mlp)
 
 
 def bench_load(tmp: Path, repeats: int, small_run: Path) -> list[dict]:
@@ -466,27 +480,31 @@ def bench_growth(tmp: Path, sizes: list[int], epochs: list[int], fetch_mb: list[
     series["reading and validating one manifest"] = ("epochs", 1.0, parse_t)
 
     fetch_t: dict[str, dict[int, float]] = {k: {} for k in ("zoo", "hf_hub_download", "curl") if k != "curl" or shutil.which("curl")}
+    sharded_rows = []
     for size_mb in fetch_mb:
-        with _fetch_contenders(tmp, size_mb) as (contenders, _):
-            t = side_by_side({k: contenders[k] for k in fetch_t}, repeats)
+        largest = size_mb == max(fetch_mb)  # and, at the largest size, the same bytes in shards
+        with _fetch_contenders(tmp, size_mb, shards=FETCH_SHARDS if largest else 0) as (contenders, _):
+            t = side_by_side({k: contenders[k] for k in (*fetch_t, *(["zoo, sharded"] if largest else []))}, repeats)
         for k in fetch_t:
             fetch_t[k][size_mb] = t[k]
+        if largest:
+            sharded_rows.append(row(f"zoo fetch {size_mb} MB as {FETCH_SHARDS} shards (fetched in parallel) vs one file", t["zoo, sharded"], t["zoo"]))
     for k, times in fetch_t.items():
         series[f"{'zoo fetch' if k == 'zoo' else k}, cold cache"] = ("MB", 1.0, times)
 
     import zoo
 
-    register_wide_mlp()
+    wide = zoo.get_recipe("digits-wide-mlp")  # recipes/digits_wide_mlp.py: two hidden layers, about width² + 76·width parameters
     load_t: dict[str, dict[int, float]] = {"load_pretrained": {}, "build + load_weights": {}}
     for width in widths:
-        model = build_wide_mlp(width)
+        model = wide.build(width=width, depth=2)
         params = int(model.count_params())
-        run_dir = _weights_run(tmp / f"wide-{width}", "bench-wide-mlp", {"width": width}, model)
+        run_dir = _weights_run(tmp / f"wide-{width}", wide.name, {"width": width, "depth": 2}, model)
         weights = run_dir / "epochs/e001/model.weights.h5"
         del model
 
         def by_hand(width=width, weights=weights):
-            build_wide_mlp(width).load_weights(str(weights))
+            wide.build(width=width, depth=2).load_weights(str(weights))
 
         contenders = {"load_pretrained": lambda run_dir=run_dir: zoo.load_pretrained(str(run_dir)), "build + load_weights": by_hand}
         for fn in contenders.values():
@@ -497,7 +515,7 @@ def bench_growth(tmp: Path, sizes: list[int], epochs: list[int], fetch_mb: list[
     for k, times in load_t.items():
         series[f"{k}, wide MLP"] = ("parameters", 1.0, times)
 
-    rows = []
+    rows = list(sharded_rows)
     for what, (unit, expected, times) in series.items():
         for size, seconds in times.items():
             rows.append(measured(f"{what}, {size} {unit}", seconds, None, "s"))

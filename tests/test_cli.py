@@ -32,6 +32,7 @@ def test_list_json_shows_recipes_with_their_style():
     assert {r["name"]: r["style"] for r in data["recipes"]} == {
         "digits-cnn": "functional",
         "digits-mlp": "sequential",
+        "digits-wide-mlp": "sequential",
         "mnist-lenet": "subclassed",
         "shapes-yolo": "subclassed",
     }

@@ -87,6 +87,9 @@ class Recipe:
     # Where the backbone ends: the names of the head's layers, re-initialised when the
     # model is fine-tuned for other classes (the builder takes ``num_classes``).
     head: tuple[str, ...] = ()
+    # Trained and published by the reference zoo's build (the main job); a recipe that is
+    # only for measuring at scale says False.
+    reference: bool = True
 
     @property
     def input(self) -> InputSpec:

@@ -52,9 +52,9 @@ def build_reference_zoo(
     progress: bool = True,
     on_published: Callable[[str, PublishResult], None] | None = None,
 ) -> list[tuple[str, PublishResult]]:
-    """Train (or reuse) every recipe and publish it to ``hub_dir`` as ``ORG/NAME``, pinning
+    """Train (or reuse) every reference recipe (``Recipe.reference``) and publish it to ``hub_dir`` as ``ORG/NAME``, pinning
     ``manifests/NAME.json`` (the bundled catalog, unless ``manifests_dir``) to each commit."""
-    names = list(recipes) if recipes else [r.name for r in list_recipes()]
+    names = list(recipes) if recipes else [r.name for r in list_recipes() if r.reference]
     results = []
     for name in names:
         run = Path(runs_dir) / name
