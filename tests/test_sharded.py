@@ -222,3 +222,20 @@ def test_the_card_of_a_sharded_epoch_loads_it_without_zoo(published, tools_env, 
     np.save(tmp_path / "batch.npy", _batch())
     run_python(code, env, tmp_path)
     np.testing.assert_array_equal(np.load(tmp_path / "plain.npy"), zoo.load_pretrained("digits-mlp-sharded").predict(_batch(), verbose=0))
+
+
+def test_your_own_fit_saves_sharded_weights_and_restores_from_them(tmp_path):
+    """``EpochCheckpoint(shard_size=…)`` on a model no recipe builds (7.2 KB of weights)."""
+    import zoo.keras
+    from test_own_loop import digits, fit, functional_mlp
+
+    model = functional_mlp()
+    fit(model, zoo.keras.EpochCheckpoint(tmp_path / "run", shard_size=7000), epochs=2)
+    run = mf.load(tmp_path / "run" / "zoo.json")
+    assert all(len(e.shards) == 2 for e in run.epochs)
+    x = digits()[0][:32]
+    np.testing.assert_array_equal(zoo.load_pretrained(str(tmp_path / "run")).predict(x, verbose=0), model.predict(x, verbose=0))
+    again = functional_mlp(seed=1)
+    assert zoo.keras.EpochCheckpoint(tmp_path / "run", shard_size=7000).restore(again) == 2
+    for a, b in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -60,7 +60,7 @@ from zoo.workflows.publishing import BackgroundPublisher, PublishResult
 from zoo.workflows.user_data import UserData, load as load_user_data, recipe_for_data
 
 
-EPOCH_ROLES = ("weights", sharded.SHARD_ROLE, "config", "metadata", "resume")
+EPOCH_ROLES = ("weights", "config", "metadata", "resume")  # "weights" brings a sharded epoch's shards
 
 
 def epoch_dir(epoch: int) -> str:
