@@ -4,7 +4,7 @@ Every figure is a median of several runs, reported with its ratio against what a
 would do by hand, and the goal it must meet. `--quick` (CI) uses fewer repeats and
 smaller files; the full run writes the numbers recorded in benchmarks/README.md.
 
-    python benchmarks/run.py [--quick] [--json results.json]
+    python benchmarks/run.py [--quick] [--json results.json] [--only growth]
 """
 
 from __future__ import annotations
@@ -623,6 +623,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--only", choices=["cli", "fetch", "load", "train", "compare", "mirrored", "serving", "finetune", "growth"],
+                        help="run one group of rows (the README says which run each figure comes from)")
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
@@ -632,18 +634,21 @@ def main() -> None:
         env = {**os.environ}
         import zoo
 
-        small = zoo.train("digits-cnn", epochs=1, out=tmp / "small", progress=False).run_dir
-        rows = bench_cli(repeats, env)
-        rows += bench_fetch(tmp, 20 if args.quick else 100, repeats if args.quick else 9)
-        rows += bench_load(tmp, repeats if args.quick else 11, small)
-        rows += bench_train(tmp, 10 if args.quick else 30, 3 if args.quick else 11)
-        rows += bench_compare(tmp, 3 if args.quick else 10, 1 if args.quick else 5)
-        rows += bench_mirrored(tmp, 2 if args.quick else 10, 1 if args.quick else 3, (2,) if args.quick else (1, 2))
-        rows += bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 7)
-        rows += bench_finetune(tmp, [1, 2] if args.quick else [10, 50, 100], [2] if args.quick else [3, 10])
-        rows += bench_growth(tmp, [10, 100] if args.quick else [10, 100, 1000], [3, 100] if args.quick else [3, 100, 1000],
-                             [5, 20] if args.quick else [10, 100, 1000], [960, 2000] if args.quick else [960, 4960, 9960],
-                             3 if args.quick else 5, None if args.quick else Path(__file__).parent / "growth.png")
+        small = zoo.train("digits-cnn", epochs=1, out=tmp / "small", progress=False).run_dir if args.only in (None, "load") else None
+        benches = {
+            "cli": lambda: bench_cli(repeats, env),
+            "fetch": lambda: bench_fetch(tmp, 20 if args.quick else 100, repeats if args.quick else 9),
+            "load": lambda: bench_load(tmp, repeats if args.quick else 11, small),
+            "train": lambda: bench_train(tmp, 10 if args.quick else 30, 3 if args.quick else 11),
+            "compare": lambda: bench_compare(tmp, 3 if args.quick else 10, 1 if args.quick else 5),
+            "mirrored": lambda: bench_mirrored(tmp, 2 if args.quick else 10, 1 if args.quick else 3, (2,) if args.quick else (1, 2)),
+            "serving": lambda: bench_serving(tmp, [50] if args.quick else [200, 1000], 3 if args.quick else 7),
+            "finetune": lambda: bench_finetune(tmp, [1, 2] if args.quick else [10, 50, 100], [2] if args.quick else [3, 10]),
+            "growth": lambda: bench_growth(tmp, [10, 100] if args.quick else [10, 100, 1000], [3, 100] if args.quick else [3, 100, 1000],
+                                           [5, 20] if args.quick else [10, 100, 1000], [960, 2000] if args.quick else [960, 4960, 9960],
+                                           3 if args.quick else 5, None if args.quick else Path(__file__).parent / "growth.png"),
+        }
+        rows = [r for name, bench in benches.items() if args.only in (None, name) for r in bench()]
     print(f"{'what':<68} {'zoo':>9} {'by hand':>9} {'ratio':>7} {'goal':>6}  verdict")
     for r in rows:
         print(f"{r['what']:<68} {r['zoo']:>9.3f} {r.get('by_hand', float('nan')):>9.3f} {r.get('ratio', float('nan')):>7.2f} "
