@@ -64,7 +64,9 @@ def compare_transfer(
     progress: bool = False,
 ) -> TransferComparison:
     """Fine-tune each of ``epochs`` of ``name`` on ``data`` for ``finetune_epochs`` epochs
-    (the same recipe seed and data order for each) and report the results side by side."""
+    (the same recipe seed and data order for each) and report the results side by side.
+    ``name`` is resolved once: every run starts from the commit it named then, even if a
+    branch moves meanwhile."""
     from zoo.workflows.training import train
 
     source = resolve(name)
@@ -77,7 +79,7 @@ def compare_transfer(
         for entry in entries:
             start = time.perf_counter()
             run = train(recipe_name, epochs=finetune_epochs, save_at=[finetune_epochs], out=Path(scratch) / f"from-{entry.epoch}",
-                        start_from=f"{name}@{entry.epoch}", data=data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at,
+                        start_from=f"hf://{source.repo_id}@{entry.commit}@{entry.epoch}", data=data, freeze_backbone=freeze_backbone, unfreeze_at=unfreeze_at,
                         learning_rate=learning_rate, progress=progress)
             tuned = run.manifest
             if result is None:
