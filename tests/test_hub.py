@@ -206,6 +206,28 @@ def test_publish_refuses_weights_that_do_not_fit_the_recipe(small_runs, hub_dir,
     assert not repo_dir(hub_dir, "zoo/new-model").exists()
 
 
+def test_publish_checks_the_recipe_code_again_once_it_changed(small_runs, hub_dir, tmp_path, monkeypatch):
+    """The recipe check is remembered per builder (publishing while training asks after every
+    epoch); a builder that changes (a new activation, the same shapes) is checked afresh."""
+    import dataclasses
+
+    from zoo import registry
+    from zoo.tf import keras
+
+    zoo.publish(small_runs["digits-mlp"], "zoo/recipe-changes", hub_dir=tmp_path / "hub", manifests_dir=tmp_path / "m")
+    recipe = registry.get_recipe("digits-mlp")
+
+    def tanh_mlp(hidden=(128, 64), num_classes=10):
+        model = recipe.builder(hidden=hidden, num_classes=num_classes)
+        for layer in model.layers[:-1]:
+            layer.activation = keras.activations.tanh
+        return model
+
+    monkeypatch.setitem(registry._RECIPES, "digits-mlp", dataclasses.replace(recipe, builder=tanh_mlp))
+    with pytest.raises(zoo.ArchitectureMismatchError, match="architecture fingerprints do not match recipe digits-mlp"):
+        zoo.publish(small_runs["digits-mlp"], "zoo/recipe-changes-again", hub_dir=tmp_path / "hub", manifests_dir=tmp_path / "m")
+
+
 # -- the CLI over the same hub ---------------------------------------------------------------
 @pytest.mark.parametrize("repo", ["digits-cnn", "hf://zoo/digits-cnn", "zoo/digits-cnn@main", "a/b/c"])
 def test_publish_refuses_a_repo_that_is_not_org_slash_name(repo, small_runs, tmp_path):

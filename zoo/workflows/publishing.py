@@ -88,12 +88,19 @@ def check_recipe(run: mf.Manifest, run_dir: Path) -> None:
         return
     recipe = compat.recipe_for(run.recipe)
     compat.check_builder_kwargs(recipe, run.recipe.builder_kwargs, run.compat.param_count)
+    key = (recipe.builder, recipe.version, json.dumps(run.recipe.builder_kwargs, sort_keys=True), run.compat.layout_sha256, run.compat.architecture_sha256)
+    if key in _RECIPES_CHECKED:  # publishing while training asks again after every saved epoch
+        return
     model = recipe.build(**run.recipe.builder_kwargs)
     if layout_sha256(model_layout(model)) != run.compat.layout_sha256 or architecture_sha256(model) != run.compat.architecture_sha256:
         raise ArchitectureMismatchError(
             f"refusing to publish {run_dir}: its architecture fingerprints do not match recipe {recipe.name} v{recipe.version} as the code builds it now",
             hint="Bump the recipe version when its architecture changes, and retrain.",
         )
+    _RECIPES_CHECKED.add(key)
+
+
+_RECIPES_CHECKED: set[tuple] = set()  # (builder, version, kwargs, fingerprints) this process built and matched
 
 
 def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
