@@ -130,6 +130,23 @@ def test_the_hub_dying_mid_download_never_hands_out_a_partial_file(hub_dir, scra
     assert f.local_path.stat().st_size == BIG and sha256_file(f.local_path) == entry.weights.sha256
 
 
+def test_a_full_disk_while_fetching_is_a_clear_error_and_the_next_fetch_continues(hub, scratch_repo, tmp_path, monkeypatch):
+    """RLIMIT_FSIZE makes every write past 8 MB fail with EFBIG, as a full disk fails with
+    ENOSPC, in the middle of a 48 MB download."""
+    entry = _publish_big(scratch_repo, tmp_path, monkeypatch)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 20, 8 << 20)); "
+            "from zoo.cli import app; sys.argv = ['zoo', 'fetch', 'big']; app()")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert proc.returncode == 27, proc.stderr[-2000:]
+    assert "cannot write model.weights.h5 into the HF cache" in proc.stderr and "Traceback" not in proc.stderr
+    blobs = tmp_path / "hf" / "hub" / "models--zoo--big" / "blobs"
+    assert [p.stat().st_size for p in blobs.glob("*.incomplete")] == [8 << 20]  # what was written is kept, never handed out
+    [f] = zoo.fetch("big", 1)
+    assert sha256_file(f.local_path) == entry.weights.sha256 and not list(blobs.glob("*.incomplete"))
+
+
 # -- 3. concurrent fetches --------------------------------------------------------------------------
 def test_eight_concurrent_processes_download_once_and_all_get_the_right_file(hub, tmp_path):
     m = mf.load(user_manifests_dir() / "mnist-lenet.json")

@@ -42,11 +42,16 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
     except OSError as exc:
-        if exc.errno in _NO_ROOM:
+        if no_room(exc):
             raise DiskError(f"cannot write {target}: {exc.strerror}", hint="Free some space (or write elsewhere) and run the same command again; nothing half-written was kept.") from None
         raise
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def no_room(exc: OSError) -> bool:
+    """The write failed for want of room: a full disk, a quota or size limit, a read-only place."""
+    return exc.errno in _NO_ROOM
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:

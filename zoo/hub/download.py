@@ -22,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from pathlib import Path
 
 from zoo.constants import hf_endpoint, hf_hub_cache, hf_token
-from zoo.errors import EntryNotFoundError, HubError, IntegrityError, RepoNotFoundError, RevisionNotFoundError, UntrustedResponseError
+from zoo.errors import DiskError, EntryNotFoundError, HubError, IntegrityError, RepoNotFoundError, RevisionNotFoundError, UntrustedResponseError
+from zoo.fileio import atomic_write_bytes, no_room
 from zoo.formats import manifest as mf
 from zoo.hub.session import hub_session, redact, shown
 
@@ -79,6 +81,10 @@ def _download(repo_id: str, commit: str, entry: mf.FileEntry, blob: Path, progre
     if have > entry.size:
         partial.unlink()
         have = 0
+    free = shutil.disk_usage(blob.parent).free
+    if free < entry.size - have:
+        raise DiskError(f"the HF cache ({blob.parent.parent}) has {free:,} bytes free; {entry.path} needs {entry.size - have:,} more",
+                        hint="Free some space, or point HF_HUB_CACHE at a disk with room, and fetch again.")
     url = hf_hub_url(repo_id, entry.path, revision=commit, endpoint=hf_endpoint())
     headers = build_hf_headers(token=hf_token(), library_name="zoo")
     if have:
@@ -99,15 +105,21 @@ def _download(repo_id: str, commit: str, entry: mf.FileEntry, blob: Path, progre
         else:
             have, mode = 0, "wb"  # a server that ignores Range sends it all again
         bar = tqdm(total=entry.size, initial=have, unit="B", unit_scale=True, desc=Path(entry.path).name, disable=not progress, leave=False)
-        with open(partial, mode) as out, bar:
-            for chunk in response.iter_bytes(CHUNK):
-                have += len(chunk)
-                if have > entry.size:
-                    raise IntegrityError(entry.path, expected=f"{entry.size} bytes", actual=f"more than {entry.size} bytes", what="size",
-                                         hint="The Hub sends more than the manifest says; nothing was kept.")
-                out.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
+        try:
+            with open(partial, mode) as out, bar:
+                for chunk in response.iter_bytes(CHUNK):
+                    have += len(chunk)
+                    if have > entry.size:
+                        raise IntegrityError(entry.path, expected=f"{entry.size} bytes", actual=f"more than {entry.size} bytes", what="size",
+                                             hint="The Hub sends more than the manifest says; nothing was kept.")
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        except OSError as exc:
+            if not no_room(exc):
+                raise
+            raise DiskError(f"cannot write {entry.path} into the HF cache ({blob.parent.parent}): {exc.strerror}",
+                            hint="Free some space (or point HF_HUB_CACHE elsewhere) and fetch again: it continues from what was written.") from None
     if have != entry.size or digest.hexdigest() != entry.sha256:
         partial.unlink(missing_ok=True)
         actual, expected = (f"{have} bytes", f"{entry.size} bytes") if have != entry.size else (digest.hexdigest(), entry.sha256)
@@ -144,8 +156,6 @@ def _link(link: Path, blob: Path) -> None:
     try:
         os.symlink(os.path.relpath(blob, link.parent), tmp)
     except OSError:
-        import shutil
-
         shutil.copyfile(blob, tmp)
     os.replace(tmp, link)
 
@@ -184,11 +194,7 @@ def read_small(repo_id: str, commit: str, path: str, *, limit: int) -> bytes:
             data += chunk
             if len(data) > limit:
                 raise UntrustedResponseError(f"{repo_id}@{commit[:12]}/{path} is larger than {limit:,} bytes", hint="A manifest is small; this one is refused unread.")
-    sha = hashlib.sha256(data).hexdigest()
-    blob = storage(repo_id) / "blobs" / sha
-    blob.parent.mkdir(parents=True, exist_ok=True)
-    tmp = blob.with_name(blob.name + f".{os.getpid()}.tmp")
-    tmp.write_bytes(bytes(data))
-    os.replace(tmp, blob)
+    blob = storage(repo_id) / "blobs" / hashlib.sha256(data).hexdigest()
+    atomic_write_bytes(blob, bytes(data))
     _link(link, blob)
     return bytes(data)
