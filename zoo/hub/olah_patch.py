@@ -301,10 +301,12 @@ class BearerAuth:
 
 
 def read_token_file(path: str) -> str:
+    """The token in ``path``, a file private to its owner holding one token and no whitespace."""
     st = os.stat(path)
     if st.st_mode & 0o077:
         raise OlahPatchError(f"token file {path} is readable by others; chmod 600 it")
-    token = open(path, encoding="utf-8").read().strip()
+    with open(path, encoding="utf-8") as fh:
+        token = fh.read().strip()
     if not token or any(c.isspace() for c in token):
         raise OlahPatchError(f"token file {path} is empty or has whitespace inside")
     return token

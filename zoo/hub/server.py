@@ -57,18 +57,16 @@ offline = true
 
 
 def check_token_file(path: Path) -> Path:
-    """A token file the server may use: private to its owner, one token, no whitespace.
-    The token itself is never read into a message."""
+    """A token file the server may use (``olah_patch.read_token_file``'s rules: private to its
+    owner, one token, no whitespace), checked before the server starts. The token itself is
+    never put into a message."""
     path = Path(path)
     try:
-        mode = path.stat().st_mode
-        token = path.read_text(encoding="utf-8").strip()
+        olah_patch.read_token_file(str(path))
     except OSError as exc:
         raise UsageError(f"cannot read the token file {path} ({exc.strerror})") from None
-    if mode & 0o077:
-        raise UsageError(f"the token file {path} is readable by others", hint=f"Make it private: chmod 600 {path}")
-    if not token or any(c.isspace() for c in token):
-        raise UsageError(f"the token file {path} must hold one token (no spaces or empty lines)")
+    except olah_patch.OlahPatchError as exc:
+        raise UsageError(str(exc), hint=f"Make it private (chmod 600 {path}) and put one token in it, on one line.") from None
     return path
 
 
