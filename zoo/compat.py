@@ -24,7 +24,7 @@ from zoo.fileio import sha256_file
 from zoo.formats import checkpoint, keras_config, sharded
 from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout, model_layout_with_names, read_layer_names, read_layout
 from zoo.formats.manifest import WEIGHTS_FORMAT, Compat, Manifest, RecipeRef
-from zoo.integrity import file_identity
+from zoo.integrity import IdentityMemo, file_identity
 from zoo.registry import Recipe, get_recipe
 
 
@@ -177,20 +177,18 @@ def load_checked(model: Any, path: Path, *, what: str | None = None, expected_sh
     check_layout(model, path, what=what, expected_sha256=expected_sha256)
     identity = _identity(path)
     checkpoint.read_weights(model, path, what=what)
-    if identity in _FINITE:  # these very bytes were loaded and found finite before (this process)
+    if _FINITE.get(identity):  # these very bytes were loaded and found finite before (this process)
         return model
     bad = checkpoint.non_finite_variables(model)
     if bad:  # published files are checked; a run directory or a local file may not be
         warnings.warn(f"{what or path}: {len(bad)} weight(s) hold NaN or infinity ({', '.join(bad[:3])}): the model's outputs will be too",
                       NonFiniteWeightsWarning, stacklevel=2)
     elif identity == _identity(path):  # unchanged while it was read
-        if len(_FINITE) >= 4096:
-            _FINITE.clear()
-        _FINITE.add(identity)
+        _FINITE.remember(identity)
     return model
 
 
-_FINITE: set[tuple] = set()  # identities of weights files (with every shard) found finite
+_FINITE = IdentityMemo()  # identities of weights files (with every shard) found finite
 
 
 def _identity(path: Path) -> tuple:

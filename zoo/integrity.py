@@ -30,19 +30,33 @@ def verify_file(path: Path, entry: FileEntry, *, hint: str | None = None, shown_
     size = identity[3]
     if size != entry.size:
         raise IntegrityError(name, expected=f"{entry.size} bytes", actual=f"{size} bytes", what="size", hint=hint)
-    if _VERIFIED.get(identity) == entry.sha256:
+    if VERIFIED.get(identity) == entry.sha256:
         return Path(path)
     actual = sha256_file(path)
     if actual != entry.sha256:
         raise IntegrityError(name, expected=entry.sha256, actual=actual, hint=hint)
-    if len(_VERIFIED) >= _REMEMBERED:
-        _VERIFIED.clear()
-    _VERIFIED[identity] = actual
+    VERIFIED.remember(identity, actual)
     return Path(path)
 
 
-_VERIFIED: dict[tuple, str] = {}  # file identity -> the sha256 it was verified to have, this process
-_REMEMBERED = 4096
+class IdentityMemo:
+    """What this process found out about files, kept while their identity (``file_identity``)
+    holds: any write changes it. Bounded: past ``limit`` entries it starts over."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._facts: dict[tuple, object] = {}
+        self._limit = limit
+
+    def get(self, identity: tuple) -> object | None:
+        return self._facts.get(identity)
+
+    def remember(self, identity: tuple, fact: object = True) -> None:
+        if len(self._facts) >= self._limit:
+            self._facts.clear()
+        self._facts[identity] = fact
+
+
+VERIFIED = IdentityMemo()  # file identity -> the sha256 it was verified to have
 
 
 def file_identity(path: Path) -> tuple:
