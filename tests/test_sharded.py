@@ -83,6 +83,9 @@ def test_a_sharded_model_round_trips_through_publish_fetch_load_compare_and_expo
     assert len({f.local_path.parent for f in fetched}) == 1 and not any(f.cached for f in fetched)
     assert all(sha256_file(f.local_path) == f.sha256 for f in fetched)
 
+    info = runner.invoke(app, ["info", "digits-mlp-sharded"])
+    assert info.exit_code == 0 and "in 2 shards" in info.output
+
     model = zoo.load_pretrained("digits-mlp-sharded")
     expected = zoo.load_pretrained(str(sharded_run), epoch=2).predict(_batch(), verbose=0)
     np.testing.assert_array_equal(model.predict(_batch(), verbose=0), expected)

@@ -209,7 +209,8 @@ def epochs_tables(m: Manifest, width: int = 80) -> list:
         if e.yanked:
             marks.append("yanked")
         rows.append(((str(e.epoch), ", ".join(marks)), {n: _fmt(e.metrics.get(n)) for n in names}))
-        tails.append((_size(e.weights_size), *([f"epoch-{e.epoch} {e.commit[:7]}" if e.commit else "-"] if published else [])))
+        size = _size(e.weights_size) + (f" in {len(e.shards)} shards" if e.shards else "")
+        tails.append((size, *([f"epoch-{e.epoch} {e.commit[:7]}" if e.commit else "-"] if published else [])))
     tail = [("weights", "right"), *([("revision", "left")] if published else [])]
     return metric_tables(f"{untrusted(m.name)}: epochs", [("epoch", "right"), ("", "left")], names, rows, tail, tails, width)
 
