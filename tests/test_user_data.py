@@ -223,3 +223,18 @@ def test_compare_finetune_says_which_epoch_transfers_best(hub, image_folder, tmp
     assert (tmp_path / "transfer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = runner.invoke(app, ["compare", "mnist-lenet", "--epochs", "1,2", "--finetune", str(image_folder), "--finetune-epochs", "1", "--freeze-backbone"])
     assert table.exit_code == 0 and f"best starting epoch: {best}" in table.output
+
+
+def test_a_model_of_your_classes_exports_and_int8_calibrates_on_your_images(image_folder, tmp_path):
+    """Its head is not the recipe's (3 classes, not 10): the weights export loads back into
+    the manifest's architecture; int8 needs examples of the data it learnt, so without
+    them it is refused, and with them it is calibrated on them."""
+    import zoo
+    from zoo.cli.app import app
+
+    run = zoo.train("mnist-lenet", epochs=1, data=image_folder, out=tmp_path / "run", progress=False).run_dir
+    assert zoo.export(str(run), None, "weights", tmp_path / "m.weights.h5").max_abs_diff == 0.0
+    refused = runner.invoke(app, ["export", str(run), "--format", "litert", "--quantize", "int8", "--out", str(tmp_path / "q.tflite")])
+    assert refused.exit_code == 2 and "--data" in refused.output and not (tmp_path / "q.tflite").exists()
+    result = zoo.export(str(run), None, "litert", tmp_path / "q.tflite", quantize="int8", data=image_folder)
+    assert result.path.exists() and result.quantize == "int8"

@@ -386,11 +386,12 @@ def export_command(
     raw_input: bool = typer.Option(False, "--raw-input", help="ONNX/LiteRT: take the uint8 pixels of an image; the recipe's preprocessing runs in the graph."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
     revision: Optional[str] = typer.Option(None, "--revision", help="A branch, tag or commit."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Images (a folder of class folders, or an .npz) to check and int8-calibrate on instead of the recipe's dataset."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Export an epoch (.keras, legacy .h5, .weights.h5, SavedModel, ONNX, LiteRT), checked in its own runtime before it is named."""
     result = zoo.export(name, _epoch_specs([epoch])[0] if epoch is not None else None, fmt, out, force=force, revision=revision,
-                        quantize=quantize, raw_input=raw_input)
+                        quantize=quantize, raw_input=raw_input, data=data)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -97,7 +97,7 @@ def _write(model: Any, fmt: str, tmp: Path, input_shape: tuple[int, ...], dtype:
         model.export(str(tmp), format="tf_saved_model", verbose=False)
 
 
-def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, batch: Any) -> Any:
+def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, builder_kwargs: dict, batch: Any) -> Any:
     """Predictions of the export as its own runtime computes them (not through the zoo)."""
     from zoo.tf import keras, tf
 
@@ -108,11 +108,26 @@ def _reload_predict(fmt: str, path: Path, model: Any, recipe: Any, batch: Any) -
         [output] = serve(tf.constant(batch)).values()
         return output.numpy()
     if fmt == "weights":
-        fresh = recipe.build(**recipe.builder_kwargs)
+        fresh = recipe.build(**builder_kwargs)  # the manifest's: a model of the user's classes has its own head
         fresh.load_weights(str(path))
         return fresh.predict(batch, verbose=0)
     custom = {type(model).__name__: type(model)}  # a subclassed model's class, for legacy HDF5
     return keras.models.load_model(str(path), compile=False, custom_objects=custom).predict(batch, verbose=0)
+
+
+def _inputs(manifest: Any, recipe: Any, data: Path | str | None, quantize: str | None) -> Any:
+    """What the export is checked (test split) and int8-calibrated (train split) on: the
+    user's ``data`` when given, else the recipe's dataset, whose inputs have the right shape
+    but, for a model trained on other images, not the distribution int8 must be calibrated on."""
+    if data is not None:
+        from zoo.workflows.user_data import read
+
+        return read(data, recipe.preprocess, tuple(recipe.input_shape), seed=recipe.train.seed).splits
+    trained_on = manifest.recipe.dataset
+    if trained_on.fingerprint is not None and quantize == "int8":
+        raise UsageError(f"{manifest.name} was trained on {trained_on.name}, not on recipe {recipe.name}'s dataset: int8 calibration needs examples of it",
+                         hint="Pass `data` (the folder or .npz it was trained on), or quantize without calibration (`quantize='dynamic-int8'`).")
+    return recipe.dataset.load()
 
 
 def raw_pixels(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -144,11 +159,14 @@ def write_contract(out: Path, manifest: Any, entry: Any, fmt: str, raw_input: bo
 
 
 def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, force: bool = False, revision: str | None = None,
-           quantize: str | None = None, raw_input: bool = False) -> ExportResult:
+           quantize: str | None = None, raw_input: bool = False, data: Path | str | None = None) -> ExportResult:
     """Write epoch ``epoch`` of ``name`` as ``fmt`` at ``out``, verified in its own runtime.
 
     ``quantize`` (LiteRT): ``float16``, ``dynamic-int8``, or ``int8`` (calibrated on the
-    recipe's training split). ``raw_input`` (ONNX, LiteRT): the export takes uint8 pixels."""
+    recipe's training split, or on ``data``). ``raw_input`` (ONNX, LiteRT): the export takes
+    uint8 pixels. ``data``: images (a folder of class folders, or an ``.npz``) to check and
+    calibrate the export on instead of the recipe's dataset; a model trained on data of its
+    own needs it for ``int8``."""
     out = Path(out)
     _check_target(out, fmt, force, quantize, raw_input)
     source = resolve(name, revision)
@@ -172,7 +190,7 @@ def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, for
         with_optimizer = True
     else:
         model = load_epoch(source, entry)
-    splits = recipe.dataset.load()
+    splits = _inputs(manifest, recipe, data, quantize)
     batch, calibration = splits.test[0], np.asarray(splits.train[0][:100], dtype="float32")
     shape, dtype = tuple(recipe.input_shape), "float32"
     if raw_input:
@@ -190,7 +208,7 @@ def export(name: str, epoch: int | str | None, fmt: str, out: Path | str, *, for
     try:
         _write(model, fmt, tmp, shape, dtype, quantize, representative)
         try:
-            got = np.asarray(_reload_predict(fmt, tmp, model, recipe, batch))
+            got = np.asarray(_reload_predict(fmt, tmp, model, recipe, manifest.recipe.builder_kwargs, batch))
         except ZooError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to load back is an export failure
