@@ -58,6 +58,9 @@ def test_weights_above_the_shard_size_are_keras_sharded_weights_listed_in_the_ma
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert ours.zoo.weights_sha256 == run.epochs[1].weights_sha256 != run.epochs[0].weights_sha256  # the index alone is the same every epoch
+    # A sharded file from outside the zoo loads like a .weights.h5, into the recipe named.
+    local = zoo.load_pretrained(str(sharded_run / "epochs/e002" / sharded.INDEX_FILENAME), recipe="digits-mlp")
+    np.testing.assert_array_equal(local.predict(_batch(), verbose=0), ours.predict(_batch(), verbose=0))
     # Plain Keras reads the index too.
     from zoo.tf import keras
 
