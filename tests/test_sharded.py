@@ -54,6 +54,7 @@ def test_weights_above_the_shard_size_are_keras_sharded_weights_listed_in_the_ma
     # The same training, unsharded: the same layout fingerprint and, loaded, the same weights.
     single = mf.load(small_runs["digits-mlp"] / "zoo.json")
     assert run.compat == single.compat and not single.epochs[0].shards
+    assert "shard_size" not in json.loads((small_runs["digits-mlp"] / "zoo.json").read_text())["recipe"]["train_config"]  # the default is not written
     ours, theirs = zoo.load_pretrained(str(sharded_run), epoch=2), zoo.load_pretrained(str(small_runs["digits-mlp"]), epoch=2)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -69,11 +70,12 @@ def test_weights_above_the_shard_size_are_keras_sharded_weights_listed_in_the_ma
     np.testing.assert_array_equal(plain.predict(_batch(), verbose=0), ours.predict(_batch(), verbose=0))
 
 
-def test_resuming_a_sharded_run_gives_the_bytes_of_an_uninterrupted_one(sharded_run, tmp_path):
+def test_resuming_a_sharded_run_keeps_its_shard_size_and_gives_the_bytes_of_an_uninterrupted_one(sharded_run, tmp_path):
     out = tmp_path / "resumed"
     train("digits-mlp", epochs=1, save_at=[1], out=out, progress=False, shard_size=SHARD)
-    train("digits-mlp", epochs=2, save_at=[1, 2], out=out, progress=False, shard_size=SHARD, resume=True)
+    train("digits-mlp", epochs=2, save_at=[1, 2], out=out, progress=False, resume=True)  # the run's own shard size
     whole, resumed = mf.load(sharded_run / "zoo.json"), mf.load(out / "zoo.json")
+    assert whole.recipe.train_config.shard_size == resumed.recipe.train_config.shard_size == SHARD
     assert [[(f.path, f.sha256) for f in e.files] for e in resumed.epochs] == [[(f.path, f.sha256) for f in e.files] for e in whole.epochs]
 
 
@@ -241,7 +243,12 @@ def test_your_own_fit_saves_sharded_weights_and_restores_from_them(tmp_path):
     assert all(len(e.shards) == 2 for e in run.epochs)
     x = digits()[0][:32]
     np.testing.assert_array_equal(zoo.load_pretrained(str(tmp_path / "run")).predict(x, verbose=0), model.predict(x, verbose=0))
+    assert run.recipe.train_config.shard_size == 7000
     again = functional_mlp(seed=1)
-    assert zoo.keras.EpochCheckpoint(tmp_path / "run", shard_size=7000).restore(again) == 2
+    checkpoint = zoo.keras.EpochCheckpoint(tmp_path / "run")  # no shard_size: the run's own
+    assert checkpoint.restore(again) == 2
     for a, b in zip(again.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+    fit(again, checkpoint, epochs=3, initial_epoch=2)
+    resumed = mf.load(tmp_path / "run" / "zoo.json")
+    assert len(resumed.epochs[-1].shards) == 2 and resumed.recipe.train_config.shard_size == 7000

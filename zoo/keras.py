@@ -53,8 +53,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ``description``, ``license``: what the manifest and model card tell users; zoo cannot
     see them in ``fit`` (``None``: not stated).
     ``monitor`` / ``mode``: the logged metric that picks the ``best`` epoch (Keras's names).
-    ``shard_size``: weights larger than this (bytes, or ``"500MB"``; default 5 GiB) are saved
-    as Keras sharded weights.
+    ``shard_size``: weights larger than this (bytes, or ``"500MB"``; default 5 GiB, or the
+    resumed run's own) are saved as Keras sharded weights.
     """
 
     def __init__(self, out: Path | str, save_at: Iterable[int] | None = None, *, recipe: str | None = None, name: str | None = None,
@@ -76,7 +76,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if publish is not None and not is_repo_id(publish):
             raise UsageError(f"`publish` must be ORG/NAME, got {publish!r}", hint="Name the Hub repo alone, e.g. my-org/my-model.")
         self.name = mf.check_name(name or self.out.resolve().name)
-        self.shard_size = sharded.parse_size(shard_size)
+        self.shard_size = None if shard_size is None else sharded.parse_size(shard_size)
         self.recipe = get_recipe(recipe) if recipe is not None else None
         self.publish, self.hub_dir = publish, hub_dir
         self.classes = tuple(classes) if classes is not None else None
@@ -135,12 +135,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
             if mine != compat.describe(self.recipe.build()).architecture_sha256:
                 raise ArchitectureMismatchError(f"this model is not what recipe {self.recipe.name} v{self.recipe.version} builds",
                                                 hint="Build it with the recipe (zoo.get_recipe(NAME).build()), or leave `recipe` out for a Functional or Sequential model.")
-        check_shard_size(model, self.shard_size)
         previous = self._previous()
+        recorded = previous.recipe.train_config.shard_size if previous is not None else None
+        self._shard_bytes = self.shard_size or recorded or sharded.DEFAULT_SHARD_SIZE
+        check_shard_size(model, self._shard_bytes)
         epochs = self.params["epochs"]
         if previous is not None:
             self._check_architecture(model, previous)
-            self._entries, self._base = list(previous.epochs), previous.replace(recipe=_trained_for(previous.recipe, epochs))
+            self._entries, self._base = list(previous.epochs), previous.replace(recipe=_trained_for(previous.recipe, epochs, self._shard_bytes))
         elif self.out.exists() and any(self.out.iterdir()) and not clear_unrecorded_run(self.out):
             raise RunDirError(f"{self.out} is not empty and holds no zoo run", hint="Choose an empty or new `out`.")
         self._saves = {e for e in (self.save_at or range(1, epochs + 1)) if e <= epochs} | {epochs}
@@ -157,7 +159,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             raise RunDirError(f"{self.out} already holds epoch {self._entries[-1].epoch}; this fit started before it",
                               hint="Resume with `model.fit(..., initial_epoch=checkpoint.restore(model))`, or choose another `out`.")
         files = write_epoch(self.model, self.out, number, {"recipe": self.recipe.name if self.recipe else None, "epoch": number},
-                            self.shard_size)
+                            self._shard_bytes)
         if self._base is None:
             self._base = self._manifest(next(f for f in files if f.role == "config").sha256)
         elif self._base.recipe.from_keras_config and next(f for f in files if f.role == "config").sha256 != self._base.recipe.builder_kwargs["config_sha256"]:
@@ -177,7 +179,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def _manifest(self, config_sha256: str) -> mf.Manifest:
         model, recipe = self.model, self.recipe
         train = mf.TrainConfig(optimizer=type(model.optimizer).__name__, learning_rate=float(model.optimizer.learning_rate),
-                               batch_size=self.batch_size, epochs=self.params["epochs"], seed=self.seed)
+                               batch_size=self.batch_size, epochs=self.params["epochs"], seed=self.seed,
+                               shard_size=sharded.recorded_size(self._shard_bytes))
         if recipe is not None:
             dataset = mf.Dataset(self.dataset or recipe.dataset.name, dict(recipe.dataset.splits) if self.dataset is None else {"train": "model.fit"})
             ref = mf.RecipeRef(recipe.name, recipe.version, recipe.builder_kwargs, dataset, train)
@@ -236,8 +239,9 @@ def _class_indices(model: Any) -> tuple[str, ...]:
     return ()
 
 
-def _trained_for(ref: mf.RecipeRef, epochs: int) -> mf.RecipeRef:
-    """``ref`` of a resumed run, whose ``fit`` now goes to ``epochs``."""
+def _trained_for(ref: mf.RecipeRef, epochs: int, shard_size: int | None) -> mf.RecipeRef:
+    """``ref`` of a resumed run, whose ``fit`` now goes to ``epochs``, sharding at ``shard_size``."""
     import dataclasses
 
-    return dataclasses.replace(ref, train_config=dataclasses.replace(ref.train_config, epochs=max(epochs, ref.train_config.epochs)))
+    train = dataclasses.replace(ref.train_config, epochs=max(epochs, ref.train_config.epochs), shard_size=sharded.recorded_size(shard_size))
+    return dataclasses.replace(ref, train_config=train)

@@ -116,6 +116,7 @@ class TrainConfig:
     epochs: int
     seed: int | None
     distribution: Distribution | None = None  # None: one device
+    shard_size: int | None = None  # bytes above which an epoch's weights are sharded; None: the default (formats/sharded.py)
 
 
 @dataclass(frozen=True)
@@ -264,8 +265,9 @@ class Manifest:
         for key in ("counts", "fingerprint"):
             if data["recipe"]["dataset"][key] is None:
                 del data["recipe"]["dataset"][key]
-        if data["recipe"]["train_config"]["distribution"] is None:
-            del data["recipe"]["train_config"]["distribution"]
+        for key in ("distribution", "shard_size"):
+            if data["recipe"]["train_config"][key] is None:
+                del data["recipe"]["train_config"][key]
         for epoch in data["epochs"]:
             for f in epoch["files"]:
                 if not f["optional"]:

@@ -68,6 +68,11 @@ def parse_size(value: int | str | None) -> int:
     return size
 
 
+def recorded_size(size: int | None) -> int | None:
+    """What a manifest records of a shard size: ``None`` for the default."""
+    return None if size in (None, DEFAULT_SHARD_SIZE) else size
+
+
 def weights_bytes(layout: dict[str, tuple[tuple[int, ...], str]]) -> tuple[int, int]:
     """(all weights, the largest one) in bytes, from a layout (``fingerprint.model_layout``)."""
     import numpy as np

@@ -126,8 +126,9 @@ def train(
     recipe, seed and replica count give the same bytes. ``strategy="multiworker"`` trains
     over the cluster in ``TF_CONFIG``; only its chief writes ``out`` and publishes.
 
-    ``shard_size`` (bytes, or ``"500MB"``, ``"2GiB"``; default 5 GiB): an epoch whose weights are
-    larger is saved as Keras sharded weights (``formats/sharded.py``)."""
+    ``shard_size`` (bytes, or ``"500MB"``, ``"2GiB"``; default 5 GiB, or a resumed run's own): an
+    epoch whose weights are larger is saved as Keras sharded weights (``formats/sharded.py``);
+    the manifest records a size other than the default."""
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     fine_tune = start_from is not None and data is not None
     if (freeze_backbone or unfreeze_at is not None) and not fine_tune:
@@ -142,7 +143,7 @@ def train(
         raise UsageError("`hub_dir` says where `publish` goes: pass `publish='ORG/NAME'` too")
     if publish is not None and not is_repo_id(publish):
         raise UsageError(f"`publish` must be ORG/NAME, got {publish!r}", hint="Name the Hub repo alone, e.g. my-org/digits-cnn.")
-    shard_bytes = sharded.parse_size(shard_size)
+    shard_bytes = None if shard_size is None else sharded.parse_size(shard_size)
     topology = distribute.make(strategy, replicas)  # before TensorFlow's first op (a recipe's preprocessing may be one)
     user_data = None
     if data is not None:
@@ -166,7 +167,7 @@ def train(
 
 
 def _train_in(run_dir: Path, *, recipe: Recipe, topology: distribute.Topology, epochs: int, save_at: Iterable[int] | None, resume: bool,
-              start_from: str | None, user_data: UserData | None, freeze_backbone: bool, unfreeze_at: int | None, shard_size: int,
+              start_from: str | None, user_data: UserData | None, freeze_backbone: bool, unfreeze_at: int | None, shard_size: int | None,
               publish: str | None, hub_dir: Path | str | None, progress: bool) -> TrainResult:
     """``train`` in ``run_dir``: check it, seed it from a published epoch, then ``_run``."""
     fine_tune = start_from is not None and user_data is not None
@@ -208,10 +209,11 @@ def _worker_copy(run_dir: Path, resume: bool) -> Iterator[Path]:
 
 
 def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume: bool, start_from: str | None, user_data: UserData | None,
-         freeze_backbone: bool, unfreeze_at: int | None, shard_size: int, publish: str | None, hub_dir: Path | str | None,
+         freeze_backbone: bool, unfreeze_at: int | None, shard_size: int | None, publish: str | None, hub_dir: Path | str | None,
          progress: bool) -> TrainResult:
     """``train`` once its arguments and run dir are checked: build (or load), fit stretch by
-    stretch between saves, save, record, publish. ``start_from``: the epoch to fine-tune."""
+    stretch between saves, save, record, publish. ``start_from``: the epoch to fine-tune.
+    ``shard_size``: ``None`` keeps a resumed run's own (else the default)."""
     from zoo.tf import keras
 
     manifest_path = run_dir / MANIFEST_FILENAME
@@ -230,6 +232,8 @@ def _run(recipe: Recipe, run_dir: Path, *, epochs: int, saves: list[int], resume
         model = recipe.build()
     if lineage is not None:
         freeze_backbone, unfreeze_at = lineage.backbone == "frozen", lineage.unfreeze_at
+    shard_size = shard_size or (previous.recipe.train_config.shard_size if previous is not None else None) or sharded.DEFAULT_SHARD_SIZE
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, shard_size=sharded.recorded_size(shard_size)))
     start = previous.last_epoch if previous else 0
     if freeze_backbone or (unfreeze_at is not None and start < unfreeze_at):
         set_backbone_trainable(model, recipe, False)
