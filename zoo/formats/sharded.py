@@ -94,6 +94,8 @@ def save(model: Any, directory: Path, max_shard_bytes: int) -> list[str]:
             if is_shard_name(stale.name) and stale.name not in shards:
                 stale.unlink()
         for name in (*shards, INDEX_FILENAME):
+            with open(Path(tmp) / name, "rb") as fh:  # on disk before it is named, as fileio.atomic_path does
+                os.fsync(fh.fileno())
             os.replace(Path(tmp) / name, directory / name)
     return [INDEX_FILENAME, *shards]
 
