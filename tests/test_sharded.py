@@ -146,6 +146,7 @@ def test_an_index_naming_a_shard_the_manifest_does_not_list_is_refused_before_ke
     assert tree_digest(run) == before
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("weight_map, problem", [
     ({"/vars": ["../model_00000.weights.h5"]}, "is not a list of shard files"),
     ({"/vars": "model_00001.weights.h5"}, "names no model_00000.weights.h5"),
@@ -157,6 +158,17 @@ def test_read_index_refuses_what_keras_never_writes(tmp_path, weight_map, proble
     index = tmp_path / sharded.INDEX_FILENAME
     index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     with pytest.raises(FileFormatError, match=problem):
+        sharded.read_index(index)
+
+
+@pytest.mark.fast
+def test_read_index_refuses_json_too_deep_or_too_large_to_be_one(tmp_path):
+    index = tmp_path / sharded.INDEX_FILENAME
+    index.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(FileFormatError, match="nested too deep"):
+        sharded.read_index(index)
+    index.write_text(json.dumps({"weight_map": {"/vars": ["model_00000.weights.h5"]}, "pad": "x" * sharded.MAX_INDEX_BYTES}))
+    with pytest.raises(FileFormatError, match="larger than a sharded weights index may be"):
         sharded.read_index(index)
 
 

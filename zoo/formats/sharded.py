@@ -116,6 +116,8 @@ def read_index(index: Path) -> dict[str, list[str]]:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"{what}: not a sharded weights index (invalid JSON: {exc})", hint=REWRITE_HINT) from None
+    except RecursionError:  # JSON nested deeper than the parser's stack: no index is
+        raise FileFormatError(f"{what}: not a sharded weights index (JSON nested too deep)", hint=REWRITE_HINT) from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         raise FileFormatError(f"{what}: not a sharded weights index (no 'weight_map' object)", hint=REWRITE_HINT)
