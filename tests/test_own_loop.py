@@ -211,3 +211,14 @@ def test_a_hostile_config_is_built_only_in_a_bounded_child_and_refused(hub, scra
     scratch_repo(tmp_path / "swapped", "evil/swapped")
     with pytest.raises(zoo.ArchitectureMismatchError, match="not the config the manifest pins"):
         zoo.load_pretrained("hf://evil/swapped")
+
+
+@pytest.mark.fast
+def test_a_config_nested_past_the_json_parsers_stack_is_a_file_format_error(tmp_path):
+    from zoo.errors import FileFormatError
+    from zoo.formats import keras_config
+
+    path = tmp_path / "config.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(FileFormatError, match="nested deeper"):
+        keras_config.read(path)

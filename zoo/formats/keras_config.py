@@ -112,6 +112,8 @@ def read(path: Path, *, what: str | None = None) -> dict[str, Any]:
         config = json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FileFormatError(f"{what}: not a Keras config ({exc})") from None
+    except RecursionError:
+        raise FileFormatError(f"{what}: not a Keras config (JSON nested deeper than the parser's stack)") from None
     if not isinstance(config, dict) or config.get("class_name") not in ("Functional", "Sequential"):
         raise FileFormatError(f"{what}: not the config of a Functional or Sequential Keras model")
     check(config, what=what)
