@@ -122,6 +122,8 @@ def _inputs(manifest: Any, recipe: Any, data: Path | str | None, quantize: str |
     if data is not None:
         from zoo.workflows.user_data import read
 
+        if recipe.preprocess is None or recipe.task != "classification":
+            raise UsageError(f"`data` is labelled images, and recipe {recipe.name} does not take them (it is a {recipe.task} recipe)")
         return read(data, recipe.preprocess, tuple(recipe.input_shape), seed=recipe.train.seed).splits
     trained_on = manifest.recipe.dataset
     if trained_on.fingerprint is not None and quantize == "int8":
