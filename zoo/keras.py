@@ -29,9 +29,8 @@ from zoo.constants import MANIFEST_FILENAME
 from zoo.errors import ArchitectureMismatchError, ManifestError, RunDirError, UsageError
 from zoo.formats import keras_config, manifest as mf, sharded
 from zoo.formats.checkpoint import check_shard_size, load_resume_state
-from zoo.integrity import verify_file
 from zoo.registry import get_recipe
-from zoo.resolve import is_repo_id
+from zoo.resolve import RunSource, is_repo_id
 from zoo.transfer import all_trainable
 from zoo.workflows.publishing import BackgroundPublisher, PublishResult
 from zoo.tf import keras
@@ -101,10 +100,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
             raise UsageError("compile the model before restoring it: the resume state holds the optimizer's")
         self._check_architecture(model, previous)
         last = previous.epochs[-1]
-        for f in last.files:
-            verify_file(self.out / f.path, f, shown_as=str(self.out / f.path), hint="The file changed after the run recorded it; nothing was loaded.")
-        compat.check_layout(model, self.out / last.weights.path)
-        load_resume_state(model, self.out / last.file("resume").path)
+        files = {f.role: f.local_path for f in RunSource(str(self.out), previous, self.out).files([last], roles=None)}
+        compat.check_layout(model, files["weights"])
+        load_resume_state(model, files["resume"])
         return last.epoch
 
     def _previous(self) -> mf.Manifest | None:

@@ -94,16 +94,15 @@ class Source:
         chosen = {e.epoch: e for e in (self.entry(s) for s in specs)}
         return [chosen[n] for n in sorted(chosen)]
 
-    def files(self, entries: Iterable[mf.EpochEntry], *, roles: Iterable[str] = ("weights",), dry_run: bool = False,
+    def files(self, entries: Iterable[mf.EpochEntry], *, roles: Iterable[str] | None = ("weights",), dry_run: bool = False,
               asked: dict[int, str] | None = None) -> list[FetchedFile]:
-        """The verified local files of ``entries`` with one of ``roles``, fetched in parallel
-        (``asked``: epoch → the word that chose it, recorded on each file). ``weights`` brings a
-        sharded epoch's shards, and its index is checked against them (``sharded.check_listed``)."""
-        roles = set(roles)
-        if "weights" in roles:
-            roles.add(sharded.SHARD_ROLE)
+        """The verified local files of ``entries`` with one of ``roles`` (``None``: every file),
+        fetched in parallel (``asked``: epoch → the word that chose it, recorded on each file).
+        ``weights`` brings a sharded epoch's shards, and its index is checked against them
+        (``sharded.check_listed``)."""
+        roles = None if roles is None else set(roles) | ({sharded.SHARD_ROLE} if "weights" in roles else set())
         entries = list(entries)
-        wanted = [(e, f) for e in entries for f in e.files if f.role in roles]
+        wanted = [(e, f) for e in entries for f in e.files if roles is None or f.role in roles]
         if len(wanted) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -177,7 +176,7 @@ class RunSource(Source):
 
     def _file(self, epoch: mf.EpochEntry, entry: mf.FileEntry, dry_run: bool) -> FetchedFile:
         path = self.run_dir / entry.path
-        local = None if dry_run else verify_file(path, entry, shown_as=str(path), hint="The file changed after the run recorded it.")
+        local = None if dry_run else verify_file(path, entry, shown_as=str(path), hint="The file changed after the run recorded it; nothing was done with it.")
         return FetchedFile(epoch.epoch, entry.role, entry.path, local, entry.size, entry.sha256, True)
 
 

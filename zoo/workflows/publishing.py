@@ -33,14 +33,13 @@ from pathlib import Path, PurePosixPath
 from zoo import catalog, compat
 from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, hf_endpoint, user_manifests_dir
 from zoo.errors import ArchitectureMismatchError, ManifestError, NonFiniteWeightsError, PublishError, UsageError, ZooError
-from zoo.formats import keras_config, manifest as mf, sharded
+from zoo.formats import keras_config, manifest as mf
 from zoo.formats.checkpoint import non_finite_datasets
 from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout, read_layout
 from zoo.formats.modelcard import render
 from zoo.hub.api_publisher import RemoteRepo
 from zoo.hub.git_publisher import LocalRepo
-from zoo.integrity import verify_file
-from zoo.resolve import is_repo_id
+from zoo.resolve import RunSource, is_repo_id
 
 
 @dataclass(frozen=True)
@@ -104,14 +103,12 @@ _RECIPES_CHECKED: set[tuple] = set()  # (builder, version, kwargs, fingerprints)
 
 
 def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
-    """Every file of the epoch is what the run recorded, and its weights have the run's layout."""
-    for f in entry.files:
-        verify_file(run_dir / f.path, f, shown_as=str(run_dir / f.path), hint="The run changed after it was recorded; nothing was published.")
+    """Every file of the epoch is what the run recorded (a sharded index names exactly its
+    shards), and its weights have the run's layout."""
+    RunSource(str(run_dir), run, run_dir).files([entry], roles=None)
     if run.recipe.from_keras_config and keras_config.config_entry(entry, what=str(run_dir)).sha256 != run.recipe.builder_kwargs.get("config_sha256"):
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s config.json is not the run's architecture",
                                         hint="The model changed during the run; a run holds one architecture.")
-    if entry.shards:
-        sharded.check_listed(run_dir / entry.weights.path, [f.path for f in entry.shards], what=f"refusing to publish {run_dir}: epoch {entry.epoch}")
     actual = layout_sha256(read_layout(run_dir / entry.weights.path))
     if actual != run.compat.layout_sha256:
         raise ArchitectureMismatchError(f"refusing to publish {run_dir}: epoch {entry.epoch}'s weights layout {actual[:12]} differs from the manifest's {run.compat.layout_sha256[:12]}")

@@ -49,9 +49,8 @@ from zoo.formats.checkpoint import (
     save_model_config,
     save_resume_state,
 )
-from zoo.integrity import verify_file
 from zoo.registry import Recipe, get_recipe
-from zoo.resolve import FileSource, HubSource, is_repo_id, resolve, split_epoch
+from zoo.resolve import FileSource, HubSource, RunSource, is_repo_id, resolve, split_epoch
 from zoo.transfer import all_trainable, set_backbone_trainable, with_new_head
 from zoo.workflows import distribute
 from zoo.workflows.evaluation import SplitEvaluator
@@ -492,9 +491,7 @@ def _check_resumable(run_dir: Path, recipe: Recipe, user_data: UserData | None) 
         warnings.warn(f"resuming {run_dir}: {moved}", distribute.TopologyWarning, stacklevel=3)
     if previous.recipe.train_config.seed != recipe.train.seed:
         raise RunDirError(f"cannot resume {run_dir}: it was trained with seed {previous.recipe.train_config.seed}, recipe {recipe.name} uses {recipe.train.seed}")
-    for entry in previous.epochs:
-        for f in entry.files:
-            verify_file(run_dir / f.path, f, shown_as=str(run_dir / f.path), hint="The file changed after the run recorded it; nothing was modified.")
+    RunSource(str(run_dir), previous, run_dir).files(previous.epochs, roles=None)
     if previous.epochs[-1].file("resume") is None:
         raise RunDirError(f"cannot resume {run_dir}: epoch {previous.last_epoch} has no resume state")
     return previous
