@@ -22,7 +22,8 @@ from typing import Any
 from zoo.errors import ArchitectureMismatchError, UsageError
 from zoo.fileio import sha256_file
 from zoo.formats import checkpoint, keras_config, sharded
-from zoo.formats.fingerprint import architecture_sha256, layout_diff, layout_sha256, model_layout, model_layout_with_names, read_layer_names, read_layout
+from zoo.formats.fingerprint import (architecture_sha256, layout_diff, layout_sha256, model_layout, model_layout_sha256, model_layout_with_names,
+                                    read_layer_names, read_layout)
 from zoo.formats.manifest import WEIGHTS_FORMAT, Compat, Manifest, RecipeRef
 from zoo.integrity import IdentityMemo, file_identity
 from zoo.registry import Recipe, get_recipe
@@ -109,14 +110,25 @@ def describe(model: Any) -> Compat:
                   layout_sha256=layout_sha256(model_layout(model)), architecture_sha256=architecture_sha256(model))
 
 
-_ARCHITECTURE_BY_BUILD: dict[tuple, str] = {}
+_FINGERPRINTS_BY_BUILD: dict[tuple, tuple[str, str]] = {}
+
+
+def recipe_fingerprints(recipe: Recipe, kwargs: dict[str, Any], model: Any = None) -> tuple[str, str]:
+    """The (architecture, layout) fingerprints of what ``recipe`` builds with ``kwargs``
+    (``model``: one it just built). The same builder with the same kwargs builds the same
+    model, so within a process each is built and walked once for this."""
+    key = (recipe.name, recipe.version, recipe.builder, json.dumps(kwargs, sort_keys=True))
+    if key not in _FINGERPRINTS_BY_BUILD:
+        model = model if model is not None else recipe.build(**kwargs)
+        architecture = architecture_sha256(model)
+        _FINGERPRINTS_BY_BUILD[key] = (architecture, model_layout_sha256(model, architecture))
+    return _FINGERPRINTS_BY_BUILD[key]
 
 
 def build_checked(manifest: Manifest, *, config: Path | None = None, weights_bytes: int = 0) -> Any:
     """A fresh model for ``manifest``, refused if its architecture fingerprint differs.
 
-    The same builder with the same kwargs builds the same architecture, so within a
-    process its fingerprint (a walk over every layer's config) is computed once.
+    Its fingerprint is computed once per builder and kwargs in a process (``recipe_fingerprints``).
 
     A model without a recipe is built from ``config`` (its epoch's ``config.json``) once a
     child process has built it within what ``weights_bytes`` justify (``keras_config.probe``)."""
@@ -128,10 +140,7 @@ def build_checked(manifest: Manifest, *, config: Path | None = None, weights_byt
     recipe = recipe_for(manifest.recipe)
     check_builder_kwargs(recipe, manifest.recipe.builder_kwargs, manifest.compat.param_count)
     model = recipe.build(**manifest.recipe.builder_kwargs)
-    key = (recipe.name, recipe.version, recipe.builder, json.dumps(manifest.recipe.builder_kwargs, sort_keys=True))
-    if key not in _ARCHITECTURE_BY_BUILD:
-        _ARCHITECTURE_BY_BUILD[key] = architecture_sha256(model)
-    actual = _ARCHITECTURE_BY_BUILD[key]
+    actual, _ = recipe_fingerprints(recipe, manifest.recipe.builder_kwargs, model)
     if actual != manifest.compat.architecture_sha256:
         raise ArchitectureMismatchError(
             f"{manifest.name}: recipe {recipe.name} v{recipe.version} builds an architecture (fingerprint {actual[:12]}) "

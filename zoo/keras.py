@@ -98,7 +98,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return 0
         if model.optimizer is None:
             raise UsageError("compile the model before restoring it: the resume state holds the optimizer's")
-        self._check_architecture(model, previous)
+        self._check_architecture(_described(model), previous)
         last = previous.epochs[-1]
         files = {f.role: f.local_path for f in RunSource(str(self.out), previous, self.out).files([last], roles=None)}
         compat.check_layout(model, files["weights"])
@@ -114,9 +114,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         except ManifestError as exc:
             raise RunDirError(f"{self.out} holds a damaged run manifest: {exc.message}", hint="Choose another `out`.") from None
 
-    def _check_architecture(self, model: Any, previous: mf.Manifest) -> None:
-        with all_trainable(model):
-            mine = compat.describe(model)
+    def _check_architecture(self, mine: mf.Compat, previous: mf.Manifest) -> None:
         if (mine.architecture_sha256, mine.layout_sha256) != (previous.compat.architecture_sha256, previous.compat.layout_sha256):
             raise ArchitectureMismatchError(f"{self.out} holds a run of another architecture than this model's",
                                             hint="Resume it with the model it was trained with, or choose another `out`.")
@@ -127,19 +125,17 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self.recipe is None:  # refused before the first epoch, not after it
             keras_config.check_model(model)
             self._input = _input_spec(model, self.input_range, self.preprocessing)
-        else:
-            with all_trainable(model):
-                mine = compat.describe(model).architecture_sha256
-            if mine != compat.describe(self.recipe.build()).architecture_sha256:
-                raise ArchitectureMismatchError(f"this model is not what recipe {self.recipe.name} v{self.recipe.version} builds",
-                                                hint="Build it with the recipe (zoo.get_recipe(NAME).build()), or leave `recipe` out for a Functional or Sequential model.")
+        self._described = _described(model)  # the model's fingerprints, for the checks below and the manifest
+        if self.recipe is not None and self._described.architecture_sha256 != compat.recipe_fingerprints(self.recipe, self.recipe.builder_kwargs)[0]:
+            raise ArchitectureMismatchError(f"this model is not what recipe {self.recipe.name} v{self.recipe.version} builds",
+                                            hint="Build it with the recipe (zoo.get_recipe(NAME).build()), or leave `recipe` out for a Functional or Sequential model.")
         previous = self._previous()
         recorded = previous.recipe.train_config.shard_size if previous is not None else None
         self._shard_bytes = self.shard_size or recorded or sharded.DEFAULT_SHARD_SIZE
         check_shard_size(model, self._shard_bytes)
         epochs = self.params["epochs"]
         if previous is not None:
-            self._check_architecture(model, previous)
+            self._check_architecture(self._described, previous)
             self._entries, self._base = list(previous.epochs), previous.replace(recipe=_trained_for(previous.recipe, epochs, self._shard_bytes))
         elif self.out.exists() and any(self.out.iterdir()) and not clear_unrecorded_run(self.out):
             raise RunDirError(f"{self.out} is not empty and holds no zoo run", hint="Choose an empty or new `out`.")
@@ -187,13 +183,17 @@ class EpochCheckpoint(keras.callbacks.Callback):
             ref = mf.RecipeRef(keras_config.RECIPE_NAME, keras_config.RECIPE_VERSION, keras_config.builder_kwargs(config_sha256),
                                mf.Dataset(self.dataset or "not stated", {"train": "model.fit"}), train)
             spec, classes = self._input, self.classes if self.classes is not None else _class_indices(model)
-        with all_trainable(model):
-            described = compat.describe(model)
         return mf.Manifest(
             schema_version=mf.SCHEMA_VERSION, name=self.name,
             description=self.description or f"{model.name}: a Keras {type(model).__name__} model trained with model.fit",
-            license=self.license, recipe=ref, input=spec, classes=classes, compat=described, hub=None, default_epoch=1, selection={},
+            license=self.license, recipe=ref, input=spec, classes=classes, compat=self._described, hub=None, default_epoch=1, selection={},
         )
+
+
+def _described(model: Any) -> mf.Compat:
+    """``compat.describe`` of the whole model: a frozen backbone is training state, not architecture."""
+    with all_trainable(model):
+        return compat.describe(model)
 
 
 def _metric_name(keras_name: str) -> str:

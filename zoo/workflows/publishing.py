@@ -35,7 +35,7 @@ from zoo.constants import MANIFEST_FILENAME, MODEL_CARD_FILENAME, hf_endpoint, u
 from zoo.errors import ArchitectureMismatchError, ManifestError, NonFiniteWeightsError, PublishError, UsageError, ZooError
 from zoo.formats import keras_config, manifest as mf
 from zoo.formats.checkpoint import non_finite_datasets
-from zoo.formats.fingerprint import architecture_sha256, layout_sha256, model_layout, read_layout
+from zoo.formats.fingerprint import layout_sha256, read_layout
 from zoo.formats.modelcard import render
 from zoo.hub.api_publisher import RemoteRepo
 from zoo.hub.git_publisher import LocalRepo
@@ -87,19 +87,11 @@ def check_recipe(run: mf.Manifest, run_dir: Path) -> None:
         return
     recipe = compat.recipe_for(run.recipe)
     compat.check_builder_kwargs(recipe, run.recipe.builder_kwargs, run.compat.param_count)
-    key = (recipe.builder, recipe.version, json.dumps(run.recipe.builder_kwargs, sort_keys=True), run.compat.layout_sha256, run.compat.architecture_sha256)
-    if key in _RECIPES_CHECKED:  # publishing while training asks again after every saved epoch
-        return
-    model = recipe.build(**run.recipe.builder_kwargs)
-    if layout_sha256(model_layout(model)) != run.compat.layout_sha256 or architecture_sha256(model) != run.compat.architecture_sha256:
+    if compat.recipe_fingerprints(recipe, run.recipe.builder_kwargs) != (run.compat.architecture_sha256, run.compat.layout_sha256):
         raise ArchitectureMismatchError(
             f"refusing to publish {run_dir}: its architecture fingerprints do not match recipe {recipe.name} v{recipe.version} as the code builds it now",
             hint="Bump the recipe version when its architecture changes, and retrain.",
         )
-    _RECIPES_CHECKED.add(key)
-
-
-_RECIPES_CHECKED: set[tuple] = set()  # (builder, version, kwargs, fingerprints) this process built and matched
 
 
 def check_epoch(run: mf.Manifest, run_dir: Path, entry: mf.EpochEntry) -> None:
