@@ -157,7 +157,7 @@ def check_config(manifest: Manifest, config: Path, weights_bytes: int, *, what: 
     if sha256_file(config) != pinned:
         raise ArchitectureMismatchError(f"{what} is not the config the manifest pins ({str(pinned)[:12]})",
                                         hint="The config and the manifest do not belong together; nothing was built.")
-    found = keras_config.probe(config, budget_bytes=weights_bytes, what=what)
+    found = keras_config.probe(config, sha256=pinned, budget_bytes=weights_bytes, what=what)
     keras_config.check_probe(found, param_count=manifest.compat.param_count, architecture_sha256=manifest.compat.architecture_sha256,
                              layout_sha256=manifest.compat.layout_sha256, what=what)
 

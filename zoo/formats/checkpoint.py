@@ -67,13 +67,13 @@ def save_weights(model: Any, path: Path) -> None:
 
 def save_epoch_weights(model: Any, directory: Path, shard_size: int) -> list[tuple[str, str]]:
     """Write an epoch's weights into ``directory``: one ``model.weights.h5``, or Keras sharded
-    weights (``formats/sharded.py``) when they are larger than ``shard_size`` bytes.
-    Returns each file's name with its manifest role, the weights (or the index) first."""
+    weights (``formats/sharded.py``) when they are larger than ``shard_size`` bytes (which
+    ``check_shard_size`` accepted before training). Returns each file's name with its
+    manifest role, the weights (or the index) first."""
     total, _ = sharded.weights_bytes(model_layout(model))
     if total <= shard_size:
         save_weights(model, directory / WEIGHTS_FILENAME)
         return [(WEIGHTS_FILENAME, "weights")]
-    check_shard_size(model, shard_size)
     index, *shards = sharded.save(model, directory, shard_size)
     return [(index, "weights"), *((name, sharded.SHARD_ROLE) for name in shards)]
 

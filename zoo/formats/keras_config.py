@@ -32,7 +32,7 @@ from typing import Any
 
 from zoo.constants import TF_ENV, zoo_home
 from zoo.errors import ArchitectureMismatchError, FileFormatError, ManifestError, UnsafeFileError, UsageError
-from zoo.fileio import atomic_write_bytes, sha256_file
+from zoo.fileio import atomic_write_bytes
 from zoo.formats.manifest import KERAS_CONFIG_RECIPE as RECIPE_NAME
 
 RECIPE_VERSION = 1
@@ -136,16 +136,15 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
-def probe(path: Path, *, budget_bytes: int, what: str | None = None) -> Probe:
-    """Build ``path`` in a child process limited to ``budget_bytes`` (plus a fixed margin)
-    of new address space and ``PROBE_TIMEOUT_S``; the parameter count and fingerprints of
-    what it built. Remembered per (config sha256, Keras version)."""
+def probe(path: Path, *, sha256: str, budget_bytes: int, what: str | None = None) -> Probe:
+    """Build ``path`` (whose sha256 the caller checked) in a child process limited to
+    ``budget_bytes`` (plus a fixed margin) of new address space and ``PROBE_TIMEOUT_S``; the
+    parameter count and fingerprints of what it built. Remembered per (sha256, Keras version)."""
     from importlib.metadata import version
 
     what = what or str(path)
     read(path, what=what)  # the cheap checks first, in this process
-    sha = sha256_file(path)
-    remembered = zoo_home() / "verified-configs" / f"{sha}-keras-{version('keras')}.json"
+    remembered = zoo_home() / "verified-configs" / f"{sha256}-keras-{version('keras')}.json"
     try:
         return Probe(**json.loads(remembered.read_text()))
     except (OSError, ValueError, TypeError):
