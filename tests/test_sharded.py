@@ -184,22 +184,21 @@ def test_a_shard_holding_a_group_the_index_maps_elsewhere_is_refused(sharded_run
         read_layout(epoch / sharded.INDEX_FILENAME)
 
 
-def test_a_manifest_keeps_shards_beside_their_index(sharded_run):
+def _first_shard_renamed(files, path):
+    next(f for f in files if f["role"] == "weights-shard")["path"] = path
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda files: _first_shard_renamed(files, "elsewhere/model_00000.weights.h5"), "beside"),
+    (lambda files: _first_shard_renamed(files, "epochs/e001/weights0.weights.h5"), "must be named"),
+    (lambda files: [f.update(role="config") for f in files if f["role"] == "weights-shard"], "no file has role 'weights-shard'"),
+    (lambda files: files[0].update(path=files[0]["path"].replace(".weights.json", ".weights.h5")), "is a single weights file, yet 2 shard"),
+])
+def test_a_manifest_keeps_shards_beside_their_index(sharded_run, change, problem):
     data = json.loads((sharded_run / "zoo.json").read_text())
-    files = data["epochs"][0]["files"]
-    shard = next(f for f in files if f["role"] == "weights-shard")
-    for change, problem in ((lambda: shard.update(path="elsewhere/model_00000.weights.h5"), "beside"),
-                            (lambda: shard.update(path=shard["path"].replace("model_00000", "weights0")), "must be named"),
-                            (lambda: [f.update(role="config") for f in files if f["role"] == "weights-shard"], "no file has role 'weights-shard'")):
-        copy = json.loads(json.dumps(data))
-        files, shard = copy["epochs"][0]["files"], next(f for f in copy["epochs"][0]["files"] if f["role"] == "weights-shard")
-        change()
-        with pytest.raises(ManifestError, match=problem):
-            mf.parse(copy)
-    single = json.loads(json.dumps(data))
-    single["epochs"][0]["files"][0]["path"] = single["epochs"][0]["files"][0]["path"].replace(".weights.json", ".weights.h5")
-    with pytest.raises(ManifestError, match="is a single weights file, yet 2 shard"):
-        mf.parse(single)
+    change(data["epochs"][0]["files"])  # files[0] is the index
+    with pytest.raises(ManifestError, match=problem):
+        mf.parse(data)
 
 
 @pytest.mark.fast

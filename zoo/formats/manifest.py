@@ -28,7 +28,6 @@ from zoo.constants import SCHEMA_FILENAME, bundled_manifests_dir, source_date_ep
 from zoo.errors import ManifestError, UnknownEpochError, UnsafePathError, UsageError
 from zoo.fileio import atomic_write_bytes
 from zoo.formats import sharded
-from zoo.formats.sharded import SHARD_ROLE
 
 SCHEMA_VERSION = 2
 # Limits a manifest must keep, checked before it is parsed (and by the schema).
@@ -73,7 +72,7 @@ class EpochEntry:
     @property
     def shards(self) -> tuple[FileEntry, ...]:
         """A sharded epoch's shards (none for a single weights file)."""
-        return tuple(f for f in self.files if f.role == SHARD_ROLE)
+        return tuple(f for f in self.files if f.role == sharded.SHARD_ROLE)
 
     @property
     def weights_sha256(self) -> str:
@@ -102,7 +101,7 @@ class Dataset:
 class Distribution:
     """The ``tf.distribute`` topology a run trained under (``workflows/distribute.py``)."""
 
-    strategy: str  # "mirrored"
+    strategy: str  # "mirrored" | "multiworker"
     replicas: int
     cross_device_ops: str  # how gradients are summed across replicas
     devices: str  # "cpu" (logical devices) | "gpu"
@@ -496,7 +495,7 @@ def _check_shards(e: EpochEntry, where: str) -> None:
             raise ManifestError(f"{where}: {index.name} is a single weights file, yet {len(e.shards)} shard(s) are listed")
         return
     if not e.shards:
-        raise ManifestError(f"{where}: {index.name} is a sharded weights index, and no file has role '{SHARD_ROLE}'")
+        raise ManifestError(f"{where}: {index.name} is a sharded weights index, and no file has role '{sharded.SHARD_ROLE}'")
     if len(e.shards) > sharded.MAX_SHARDS:
         raise ManifestError(f"{where}: {len(e.shards):,} shards is more than an epoch may have ({sharded.MAX_SHARDS:,})")
     for f in e.shards:
