@@ -106,3 +106,15 @@ def rgb_raw_input(image):
     from zoo.tf import keras
 
     return keras.ops.cast(image, "float32") / 255.0
+
+
+# The input side of a recipe on the 8x8 digits flattened to 64 values (digits-mlp,
+# digits-wide-mlp): what ``@register_recipe`` takes besides the architecture.
+FLAT_DIGITS_INPUT = {
+    "input_shape": (64,),
+    "dataset": DIGITS_FLAT,
+    "class_names": DIGIT_CLASSES,
+    "preprocess": functools.partial(digit_input, input_shape=(64,)),
+    "raw_shape": (8, 8, 1),
+    "raw_input": digit_raw_input((64,)),
+}

@@ -1,9 +1,7 @@
 """digits-mlp: a Sequential MLP on scikit-learn's bundled 8x8 digits."""
 
-import functools
-
 from zoo.formats.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT, digit_input, digit_raw_input
+from zoo.recipes.datasets import FLAT_DIGITS_INPUT
 from zoo.registry import register_recipe
 
 
@@ -11,18 +9,13 @@ from zoo.registry import register_recipe
     name="digits-mlp",
     version=1,
     description="Sequential MLP (64-128-64-10) on scikit-learn's 8x8 digits.",
-    input_shape=(64,),
-    dataset=DIGITS_FLAT,
+    **FLAT_DIGITS_INPUT,
     train=TrainConfig(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=100, seed=0),
     builder_kwargs={"hidden": [128, 64]},
     head=("classes",),
     kwargs_schema={"type": "object", "additionalProperties": False,
                    "properties": {"num_classes": {"type": "integer", "minimum": 2, "maximum": 100000}, "hidden": {"type": "array", "maxItems": 8, "items": {"type": "integer", "minimum": 1, "maximum": 4096}}}},
     max_params=5_000_000,
-    class_names=DIGIT_CLASSES,
-    preprocess=functools.partial(digit_input, input_shape=(64,)),
-    raw_shape=(8, 8, 1),
-    raw_input=digit_raw_input((64,)),
     style="sequential",
     input_description="An 8x8 grey digit, light ink on a dark ground (zoo predict inverts a dark digit on light paper), "
     "pixel values in [0, 1] (scikit-learn's 0-16 divided by 16), flattened row by row into 64 values.",

@@ -7,10 +7,8 @@ epochs by the optional ``pytest -m large`` test and measured by the benchmarks, 
 trained by the reference zoo's build (``reference=False``).
 """
 
-import functools
-
 from zoo.formats.manifest import TrainConfig
-from zoo.recipes.datasets import DIGIT_CLASSES, DIGITS_FLAT, digit_input, digit_raw_input
+from zoo.recipes.datasets import FLAT_DIGITS_INPUT
 from zoo.registry import register_recipe
 
 
@@ -18,8 +16,7 @@ from zoo.registry import register_recipe
     name="digits-wide-mlp",
     version=1,
     description="Wide MLP (64, 5 x 2560, 10: 26.4M parameters) on scikit-learn's 8x8 digits: a large model for measuring.",
-    input_shape=(64,),
-    dataset=DIGITS_FLAT,
+    **FLAT_DIGITS_INPUT,
     train=TrainConfig(optimizer="adam", learning_rate=1e-4, batch_size=64, epochs=3, seed=0),
     save_at=(1, 3),
     builder_kwargs={"width": 2560, "depth": 5},
@@ -28,10 +25,6 @@ from zoo.registry import register_recipe
                    "properties": {"num_classes": {"type": "integer", "minimum": 2, "maximum": 100000}, "width": {"type": "integer", "minimum": 1, "maximum": 16384},
                                   "depth": {"type": "integer", "minimum": 1, "maximum": 16}}},
     max_params=300_000_000,
-    class_names=DIGIT_CLASSES,
-    preprocess=functools.partial(digit_input, input_shape=(64,)),
-    raw_shape=(8, 8, 1),
-    raw_input=digit_raw_input((64,)),
     style="sequential",
     reference=False,
     input_description="An 8x8 grey digit, light ink on a dark ground, pixel values in [0, 1] (scikit-learn's 0-16 divided by 16), "
