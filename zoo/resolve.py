@@ -110,10 +110,10 @@ class Source:
                 fetched = list(pool.map(lambda pair: self._file(*pair, dry_run), wanted))
         else:
             fetched = [self._file(e, f, dry_run) for e, f in wanted]
+        indexes = {f.epoch: f.local_path for f in fetched if f.role == "weights" and f.local_path is not None}
         for e in entries:
-            index = next((f for f in fetched if f.epoch == e.epoch and f.role == "weights"), None)
-            if e.shards and index is not None and index.local_path is not None:
-                sharded.check_listed(index.local_path, [s.path for s in e.shards], what=f"{self.manifest.name} epoch {e.epoch}")
+            if e.shards and e.epoch in indexes:
+                sharded.check_listed(indexes[e.epoch], [s.path for s in e.shards], what=f"{self.manifest.name} epoch {e.epoch}")
         return [dataclasses.replace(f, asked=(asked or {}).get(f.epoch)) for f in fetched]
 
     def words(self, epochs: Iterable[int | str] | int | str | None) -> dict[int, str]:
